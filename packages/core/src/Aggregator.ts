@@ -1,0 +1,482 @@
+/**
+ * The ingestion service: a queue of publish requests, worker fibers that commit them to the
+ * EventStore in groups (one transaction per group), and stats held in a Ref.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as AggregatorConfig from "./AggregatorConfig.js"
+import * as Event from "./Event.js"
+import * as EventStore from "./EventStore.js"
+
+/**
+ * The queue holds `capacity` events already; retry later (HTTP 503 with `Retry-After`).
+ *
+ * @since 0.1.0
+ */
+export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
+  message: Schema.String,
+  capacity: Schema.Number
+}) {}
+
+/**
+ * The aggregator is draining for shutdown and takes no new events.
+ *
+ * @since 0.1.0
+ */
+export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", {
+  message: Schema.String
+}) {}
+
+/** Counters of one topic, as reported by `stats`. */
+export const TopicStats = Schema.Struct({
+  unique_processed: Schema.Number,
+  duplicate_dropped: Schema.Number,
+  conflicts: Schema.Number
+}).annotations({ identifier: "TopicStats" })
+
+/**
+ * A snapshot of the aggregator's counters, as `GET /stats` returns it. At every instant
+ * `received == unique_processed + duplicate_dropped + pending`.
+ *
+ * @since 0.1.0
+ */
+export const Stats = Schema.Struct({
+  received: Schema.Number,
+  unique_processed: Schema.Number,
+  duplicate_dropped: Schema.Number,
+  conflicts: Schema.Number,
+  pending: Schema.Number,
+  topics: Schema.Array(Schema.String),
+  per_topic: Schema.Record({ key: Schema.String, value: TopicStats }),
+  uptime: Schema.Number,
+  started_at: Schema.String,
+  workers: Schema.Number,
+  queue_capacity: Schema.NullOr(Schema.Number)
+}).annotations({ identifier: "Stats" })
+
+/** @since 0.1.0 */
+export type Stats = typeof Stats.Type
+
+/**
+ * Totals of one publish: `received == accepted + duplicates`; conflicts are duplicates whose
+ * fields differ from the stored copy.
+ *
+ * @since 0.1.0
+ */
+export interface Summary {
+  readonly received: number
+  readonly accepted: number
+  readonly duplicates: number
+  readonly conflicts: number
+}
+
+/** Page bounds of `events`: `limit` 1–10000, default 1000; `after` a seq, default 0. */
+export const MAX_PAGE = 10_000
+export const DEFAULT_PAGE = 1_000
+
+/**
+ * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
+ * nothing more is stored right now.
+ *
+ * @since 0.1.0
+ */
+export const Page = Schema.Struct({
+  events: Schema.Array(Event.StoredEvent),
+  next_after: Schema.NullOr(Schema.Number)
+}).annotations({ identifier: "Page" })
+
+/** @since 0.1.0 */
+export type Page = typeof Page.Type
+
+/** Counts the outcomes of one publish. */
+export const summarize = (outcomes: ReadonlyArray<EventStore.Outcome>): Summary => {
+  let accepted = 0
+  let conflicts = 0
+  for (const o of outcomes) {
+    if (o.status === "accepted") accepted++
+    else if (o.status === "conflict") conflicts++
+  }
+  return { received: outcomes.length, accepted, duplicates: outcomes.length - accepted, conflicts }
+}
+
+/**
+ * The service.
+ *
+ * @since 0.1.0
+ */
+export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")<Aggregator, {
+  /**
+   * Validates unknown input (parsed JSON: a list of event objects) with the configured limits,
+   * all or nothing.
+   */
+  readonly validate: (input: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Event.Event>, Event.InvalidEvents>
+  /**
+   * Publishes with a durable ack: resumes once the events are committed, with one outcome per
+   * event, in order.
+   */
+  readonly publish: (
+    events: ReadonlyArray<Event.Event>
+  ) => Effect.Effect<ReadonlyArray<EventStore.Outcome>, QueueFull | ShuttingDown | EventStore.StoreError>
+  /**
+   * Publishes with a queued ack: resumes once the events are in the queue. A crash can lose
+   * them until they are committed.
+   */
+  readonly enqueue: (events: ReadonlyArray<Event.Event>) => Effect.Effect<void, QueueFull | ShuttingDown>
+  /** A consistent snapshot of the counters. */
+  readonly stats: Effect.Effect<Stats>
+  /** A page of the log in commit order. */
+  readonly events: (options: EventStore.ReadOptions) => Effect.Effect<Page, EventStore.StoreError>
+  /** The stored copy of one key. */
+  readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, EventStore.StoreError>
+  /** False once shutdown has begun. */
+  readonly accepting: Effect.Effect<boolean>
+}>() {}
+
+/** Prometheus-style metrics, updated once per commit group. */
+export const metrics = {
+  received: Metric.counter("event_aggregator_events_received_total", {
+    description: "Events received into the queue",
+    incremental: true
+  }),
+  unique: Metric.counter("event_aggregator_events_unique_total", {
+    description: "Events stored as unique",
+    incremental: true
+  }),
+  duplicates: Metric.counter("event_aggregator_events_duplicate_total", {
+    description: "Events dropped as duplicates (conflicts included)",
+    incremental: true
+  }),
+  conflicts: Metric.counter("event_aggregator_events_conflict_total", {
+    description: "Duplicates whose fields differ from the stored copy",
+    incremental: true
+  }),
+  failed: Metric.counter("event_aggregator_events_failed_total", {
+    description: "Events whose commit failed (not stored, not counted as received)",
+    incremental: true
+  }),
+  queueDepth: Metric.gauge("event_aggregator_queue_depth", {
+    description: "Events received and not yet committed"
+  }),
+  commitSize: Metric.histogram(
+    "event_aggregator_commit_batch_size",
+    MetricBoundaries.exponential({ start: 1, factor: 4, count: 9 }),
+    "Events per commit group"
+  ),
+  commitSeconds: Metric.histogram(
+    "event_aggregator_commit_duration_seconds",
+    MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
+    "Time to commit one group"
+  )
+}
+
+interface Request {
+  readonly events: ReadonlyArray<Event.Event>
+  readonly done: Deferred.Deferred<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError> | undefined
+}
+
+interface State {
+  readonly received: number
+  readonly unique: number
+  readonly duplicates: number
+  readonly conflicts: number
+  readonly pending: number
+  readonly perTopic: HashMap.HashMap<string, EventStore.TopicCounters>
+  readonly closing: boolean
+}
+
+const addTopic = (
+  map: HashMap.HashMap<string, EventStore.TopicCounters>,
+  topic: string,
+  delta: EventStore.TopicCounters
+) =>
+  HashMap.modifyAt(map, topic, (current) =>
+    Option.some(Option.match(current, {
+      onNone: () => delta,
+      onSome: (c) => ({
+        unique_processed: c.unique_processed + delta.unique_processed,
+        duplicate_dropped: c.duplicate_dropped + delta.duplicate_dropped,
+        conflicts: c.conflicts + delta.conflicts
+      })
+    })))
+
+const retryPolicy = Schedule.exponential(Duration.millis(20), 2).pipe(
+  Schedule.intersect(Schedule.recurs(4))
+)
+
+const MAX_LOGGED_KEYS = 10
+
+/**
+ * Builds the aggregator on the EventStore: restores the counters, starts the workers, and on
+ * scope close stops intake, commits everything queued, then stops the workers.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<
+  Aggregator["Type"],
+  EventStore.StoreError,
+  EventStore.EventStore | AggregatorConfig.AggregatorConfig | Scope.Scope
+> = Effect.gen(function*() {
+  const store = yield* EventStore.EventStore
+  const settings = yield* AggregatorConfig.AggregatorConfig
+  const startedMillis = yield* Clock.currentTimeMillis
+  const started_at = new Date(startedMillis).toISOString()
+
+  const persisted = yield* store.counters
+  let unique = 0
+  let duplicates = 0
+  let conflicts = 0
+  for (const c of persisted.per_topic.values()) {
+    unique += c.unique_processed
+    duplicates += c.duplicate_dropped
+    conflicts += c.conflicts
+  }
+  const state = yield* Ref.make<State>({
+    received: unique + duplicates,
+    unique,
+    duplicates,
+    conflicts,
+    pending: 0,
+    perTopic: HashMap.fromIterable(persisted.per_topic),
+    closing: false
+  })
+  const queue = yield* Queue.unbounded<Request>()
+  const drained = yield* Deferred.make<void>()
+  const capacity = settings.queueMaxSize
+
+  /** Counts a request in (received and pending) or refuses it, atomically. */
+  const admit = (n: number) =>
+    Ref.modify(state, (s): [QueueFull | ShuttingDown | undefined, State] => {
+      if (s.closing) {
+        return [new ShuttingDown({ message: "the aggregator is shutting down and takes no new events" }), s]
+      }
+      if (capacity > 0 && s.pending + n > capacity) {
+        return [
+          new QueueFull({
+            message: `the queue is full (${s.pending} of ${capacity} events pending, ${n} offered); retry later`,
+            capacity
+          }),
+          s
+        ]
+      }
+      return [undefined, { ...s, received: s.received + n, pending: s.pending + n }]
+    })
+
+  const submit = (events: ReadonlyArray<Event.Event>, done: Request["done"]) =>
+    Effect.uninterruptible(Effect.flatMap(admit(events.length), (refused) => {
+      if (refused !== undefined) return Effect.fail(refused)
+      return Effect.zipRight(
+        Metric.incrementBy(metrics.received, events.length),
+        Queue.offer(queue, { events, done })
+      )
+    }))
+
+  const publish = (events: ReadonlyArray<Event.Event>) =>
+    events.length === 0
+      ? Effect.succeed<ReadonlyArray<EventStore.Outcome>>([])
+      : Effect.flatMap(
+        Deferred.make<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError>(),
+        (done) => Effect.zipRight(submit(events, done), Deferred.await(done))
+      )
+
+  const enqueue = (events: ReadonlyArray<Event.Event>) =>
+    events.length === 0 ? Effect.void : Effect.asVoid(submit(events, undefined))
+
+  /** Applies a finished group to the stats; completes `drained` when closing and nothing is left. */
+  const settle = (f: (s: State) => State) =>
+    Effect.flatMap(
+      Ref.modify(state, (s) => {
+        const next = f(s)
+        return [next, next]
+      }),
+      (s) =>
+        Effect.zipRight(
+          Metric.set(metrics.queueDepth, s.pending),
+          s.closing && s.pending === 0 ? Deferred.succeed(drained, undefined) : Effect.void
+        )
+    )
+
+  const logLevelDebug = FiberRef.get(FiberRef.currentMinimumLogLevel).pipe(
+    Effect.map((min) => LogLevel.lessThanEqual(min, LogLevel.Debug))
+  )
+
+  const commit = (group: ReadonlyArray<Request>, size: number) =>
+    Effect.gen(function*() {
+      const events: Array<Event.Event> = group.length === 1 ? (group[0]!.events as Array<Event.Event>) : []
+      if (group.length > 1) for (const r of group) for (const e of r.events) events.push(e)
+      const startedAt = yield* Clock.currentTimeMillis
+      const result = yield* Effect.either(Effect.retry(store.append(events), retryPolicy))
+      const elapsed = (yield* Clock.currentTimeMillis) - startedAt
+
+      if (result._tag === "Left") {
+        yield* settle((s) => ({ ...s, received: s.received - size, pending: s.pending - size }))
+        yield* Metric.incrementBy(metrics.failed, size)
+        yield* Effect.logError("commit failed; the group's events were not stored", result.left)
+        for (const r of group) if (r.done) yield* Deferred.fail(r.done, result.left)
+        return
+      }
+
+      const outcomes = result.right
+      const deltas = new Map<string, { unique_processed: number; duplicate_dropped: number; conflicts: number }>()
+      let accepted = 0
+      let dups = 0
+      let confl = 0
+      const droppedKeys: Array<string> = []
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i]!
+        const outcome = outcomes[i]!
+        let d = deltas.get(event.topic)
+        if (d === undefined) {
+          d = { unique_processed: 0, duplicate_dropped: 0, conflicts: 0 }
+          deltas.set(event.topic, d)
+        }
+        if (outcome.status === "accepted") {
+          accepted++
+          d.unique_processed++
+        } else {
+          dups++
+          d.duplicate_dropped++
+          if (outcome.status === "conflict") {
+            confl++
+            d.conflicts++
+          }
+          if (droppedKeys.length < MAX_LOGGED_KEYS) droppedKeys.push(`${event.topic}/${event.event_id}`)
+        }
+      }
+      yield* settle((s) => {
+        let perTopic = s.perTopic
+        for (const [topic, d] of deltas) perTopic = addTopic(perTopic, topic, d)
+        return {
+          ...s,
+          unique: s.unique + accepted,
+          duplicates: s.duplicates + dups,
+          conflicts: s.conflicts + confl,
+          pending: s.pending - size,
+          perTopic
+        }
+      })
+      let offset = 0
+      for (const r of group) {
+        const n = r.events.length
+        if (r.done) yield* Deferred.succeed(r.done, outcomes.slice(offset, offset + n))
+        offset += n
+      }
+      yield* Metric.incrementBy(metrics.unique, accepted)
+      yield* Metric.incrementBy(metrics.duplicates, dups)
+      yield* Metric.incrementBy(metrics.conflicts, confl)
+      yield* Metric.update(metrics.commitSize, size)
+      yield* Metric.update(metrics.commitSeconds, elapsed / 1000)
+      if (dups > 0) {
+        yield* Effect.logInfo(`duplicates dropped: ${dups}`).pipe(
+          Effect.annotateLogs({ conflicts: confl, keys: droppedKeys.join(" "), group_size: size })
+        )
+        if (yield* logLevelDebug) {
+          for (let i = 0; i < events.length; i++) {
+            const outcome = outcomes[i]!
+            if (outcome.status !== "accepted") {
+              yield* Effect.logDebug(`duplicate dropped: ${events[i]!.topic}/${events[i]!.event_id}`).pipe(
+                Effect.annotateLogs({ status: outcome.status, seq: outcome.seq })
+              )
+            }
+          }
+        }
+      }
+    })
+
+  /** Takes what is waiting (at least one request, up to the group bound) and commits it. */
+  const worker = Effect.forever(Effect.gen(function*() {
+    const first = yield* Queue.take(queue)
+    const group = [first]
+    let size = first.events.length
+    while (size < settings.maxGroupEvents) {
+      const next = yield* Queue.poll(queue)
+      if (Option.isNone(next)) break
+      group.push(next.value)
+      size += next.value.events.length
+    }
+    // A group taken from the queue is always committed and answered, even during shutdown.
+    yield* Effect.uninterruptible(commit(group, size))
+  }))
+
+  for (let i = 0; i < settings.workerCount; i++) {
+    yield* Effect.forkScoped(worker)
+  }
+
+  // Registered after the workers, so it runs before they are interrupted.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      const pending = yield* Ref.modify(state, (s) => [s.pending, { ...s, closing: true }])
+      if (pending > 0) {
+        yield* Effect.logInfo(`draining: committing ${pending} queued events`)
+        yield* Deferred.await(drained)
+      }
+    })
+  )
+
+  const stats = Effect.map(
+    Effect.zip(Ref.get(state), Clock.currentTimeMillis),
+    ([s, now]): Stats => {
+      const entries = Array.from(s.perTopic).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      const topics = entries.map(([topic]) => topic)
+      const per_topic: Record<string, EventStore.TopicCounters> = Object.fromEntries(entries)
+      return {
+        received: s.received,
+        unique_processed: s.unique,
+        duplicate_dropped: s.duplicates,
+        conflicts: s.conflicts,
+        pending: s.pending,
+        topics,
+        per_topic,
+        uptime: (now - startedMillis) / 1000,
+        started_at,
+        workers: settings.workerCount,
+        queue_capacity: capacity > 0 ? capacity : null
+      }
+    }
+  )
+
+  const limits: Event.Limits = { maxEventBytes: settings.maxEventBytes }
+
+  return Aggregator.of({
+    validate: (input) => Effect.suspend(() => Event.validate(input, limits)),
+    publish,
+    enqueue,
+    stats,
+    events: (options) =>
+      // One row more than asked tells whether anything follows the page.
+      Effect.map(store.read({ ...options, limit: options.limit + 1 }), (rows): Page => {
+        if (rows.length <= options.limit) return { events: rows, next_after: null }
+        const events = rows.slice(0, options.limit)
+        return { events, next_after: events[events.length - 1]?.seq ?? null }
+      }),
+    get: store.get,
+    accepting: Effect.map(Ref.get(state), (s) => !s.closing)
+  })
+})
+
+/**
+ * The aggregator as a layer; closing it is the graceful shutdown.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<
+  Aggregator,
+  EventStore.StoreError,
+  EventStore.EventStore | AggregatorConfig.AggregatorConfig
+> = Layer.scoped(Aggregator, make)

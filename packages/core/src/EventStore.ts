@@ -1,0 +1,95 @@
+/**
+ * The storage contract: a deduplicating, append-only event log with per-topic counters. Every
+ * store (memory, SQLite, PostgreSQL) implements it with the same semantics.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Event from "./Event.js"
+
+/**
+ * A store could not do its work (I/O, a locked or corrupt file, a lost connection). The request
+ * that caused it changed nothing.
+ *
+ * @since 0.1.0
+ */
+export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
+  operation: Schema.Literal("append", "read", "open"),
+  cause: Schema.Defect
+}) {
+  /** Turns any failure or defect of `effect` into a `StoreError` for `operation`. */
+  static refail<A, E, R>(
+    operation: StoreError["operation"],
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, StoreError, R> {
+    return Effect.catchAllCause(effect, (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : Effect.fail(new StoreError({ operation, cause: Cause.squash(cause) })))
+  }
+
+  override get message(): string {
+    const cause = this.cause
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    return `event store ${this.operation} failed: ${detail}`
+  }
+}
+
+/**
+ * What became of one appended event. `seq` is the new event's position when `accepted`, and the
+ * stored original's when `duplicate` or `conflict` (a later copy whose fields differ).
+ *
+ * @since 0.1.0
+ */
+export interface Outcome {
+  readonly status: "accepted" | "duplicate" | "conflict"
+  readonly seq: number
+}
+
+/** Persisted counters of one topic. `conflicts` is a subset of `duplicate_dropped`. */
+export interface TopicCounters {
+  readonly unique_processed: number
+  readonly duplicate_dropped: number
+  readonly conflicts: number
+}
+
+/**
+ * Persisted counters: per topic, as committed. Totals are their sums.
+ *
+ * @since 0.1.0
+ */
+export interface Counters {
+  readonly per_topic: ReadonlyMap<string, TopicCounters>
+}
+
+/** A page request: events with `seq > after`, ascending, at most `limit`, of `topic` if given. */
+export interface ReadOptions {
+  readonly topic?: string | undefined
+  readonly after: number
+  readonly limit: number
+}
+
+/**
+ * The store service.
+ *
+ * @since 0.1.0
+ */
+export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")<EventStore, {
+  /**
+   * Appends a commit group (events of many requests, in order) in one transaction and returns
+   * one outcome per event, in order. The first copy of a key wins, also inside the group; later
+   * copies are duplicates (conflicts when their fields differ) and never overwrite it. Counters
+   * change in the same transaction. On failure nothing of the group is stored.
+   */
+  readonly append: (events: ReadonlyArray<Event.Event>) => Effect.Effect<ReadonlyArray<Outcome>, StoreError>
+  /** A page of stored events in `seq` (commit) order. */
+  readonly read: (options: ReadOptions) => Effect.Effect<ReadonlyArray<Event.StoredEvent>, StoreError>
+  /** The stored copy of one key. */
+  readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, StoreError>
+  /** The persisted counters, read without scanning the events. */
+  readonly counters: Effect.Effect<Counters, StoreError>
+}>() {}

@@ -1,0 +1,101 @@
+/**
+ * The in-memory EventStore: same semantics as the SQLite store, forgotten when its scope closes.
+ * For tests, demos and short-lived processes.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Event from "./Event.js"
+import * as EventStore from "./EventStore.js"
+import * as Plan from "./internal/plan.js"
+
+interface StoredRow extends Plan.Row {
+  readonly received_at: string
+}
+
+const toStored = (row: StoredRow): Event.StoredEvent => ({
+  topic: row.topic,
+  event_id: row.event_id,
+  timestamp: row.timestamp,
+  source: row.source,
+  payload: JSON.parse(row.payload),
+  seq: row.seq,
+  received_at: row.received_at
+})
+
+/** Index of the first row with `seq > after` in a seq-ordered array. */
+const firstAfter = (rows: ReadonlyArray<StoredRow>, after: number): number => {
+  let lo = 0
+  let hi = rows.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (rows[mid]!.seq <= after) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/**
+ * Builds an empty in-memory store.
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(() => {
+  const log: Array<StoredRow> = []
+  const byKey = new Map<string, StoredRow>()
+  const byTopic = new Map<string, Array<StoredRow>>()
+  const counters = new Map<string, EventStore.TopicCounters>()
+
+  const append = (events: ReadonlyArray<Event.Event>) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      const received_at = new Date(now).toISOString()
+      const plan = Plan.plan(events, (k) => byKey.get(k), log.length + 1)
+      for (const row of plan.rows) {
+        const stored: StoredRow = { ...row, received_at }
+        log.push(stored)
+        byKey.set(Event.keyString(row), stored)
+        let topicRows = byTopic.get(row.topic)
+        if (topicRows === undefined) {
+          topicRows = []
+          byTopic.set(row.topic, topicRows)
+        }
+        topicRows.push(stored)
+      }
+      for (const [topic, delta] of plan.deltas) {
+        const current = counters.get(topic)
+        counters.set(topic, {
+          unique_processed: (current?.unique_processed ?? 0) + delta.unique_processed,
+          duplicate_dropped: (current?.duplicate_dropped ?? 0) + delta.duplicate_dropped,
+          conflicts: (current?.conflicts ?? 0) + delta.conflicts
+        })
+      }
+      return plan.outcomes
+    })
+
+  const read = (options: EventStore.ReadOptions) =>
+    Effect.sync(() => {
+      const rows = options.topic === undefined ? log : (byTopic.get(options.topic) ?? [])
+      const start = firstAfter(rows, options.after)
+      return rows.slice(start, start + options.limit).map(toStored)
+    })
+
+  const get = (key: Event.Key) =>
+    Effect.sync(() => Option.map(Option.fromNullable(byKey.get(Event.keyString(key))), toStored))
+
+  return EventStore.EventStore.of({
+    append,
+    read,
+    get,
+    counters: Effect.sync(() => ({ per_topic: new Map(counters) }))
+  })
+})
+
+/**
+ * A fresh in-memory store per build of the layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<EventStore.EventStore> = Layer.effect(EventStore.EventStore, make)

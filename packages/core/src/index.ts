@@ -1,0 +1,11 @@
+/**
+ * @event-aggregator/core: idempotent event ingestion as Effect services.
+ *
+ * @since 0.1.0
+ */
+export * as Aggregator from "./Aggregator.js"
+export * as AggregatorConfig from "./AggregatorConfig.js"
+export * as Event from "./Event.js"
+export * as EventStore from "./EventStore.js"
+export * as MemoryEventStore from "./MemoryEventStore.js"
+export * as SqliteEventStore from "./SqliteEventStore.js"

@@ -1,0 +1,27 @@
+/** The SQLite schema, as @effect/sql Migrator migrations. Append new ones; never edit a shipped one. */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+
+export const migrations = {
+  "0001_create_events": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // seq is the rowid: the log position, assigned in commit order, never reused.
+    yield* sql`CREATE TABLE events (
+      seq INTEGER PRIMARY KEY,
+      topic TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      timestamp TEXT NOT NULL,
+      source TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      received_at TEXT NOT NULL
+    )`
+    yield* sql`CREATE UNIQUE INDEX events_key ON events (topic, event_id)`
+    yield* sql`CREATE INDEX events_topic_seq ON events (topic, seq)`
+    yield* sql`CREATE TABLE topic_counters (
+      topic TEXT PRIMARY KEY,
+      unique_processed INTEGER NOT NULL,
+      duplicate_dropped INTEGER NOT NULL,
+      conflicts INTEGER NOT NULL
+    ) WITHOUT ROWID`
+  })
+}

@@ -1,0 +1,107 @@
+/** How a commit group becomes rows and outcomes, given what is already stored: shared by every store. */
+import * as Event from "../Event.js"
+import type { Outcome, TopicCounters } from "../EventStore.js"
+
+/** A stored copy, as much of it as deciding duplicate vs conflict needs. */
+export interface Existing {
+  readonly seq: number
+  readonly timestamp: string
+  readonly source: string
+  /** The payload as stored: JSON text. */
+  readonly payload: string
+}
+
+/** A row to insert. */
+export interface Row {
+  readonly seq: number
+  readonly topic: string
+  readonly event_id: string
+  readonly timestamp: string
+  readonly source: string
+  readonly payload: string
+}
+
+export interface Plan {
+  readonly outcomes: ReadonlyArray<Outcome>
+  readonly rows: ReadonlyArray<Row>
+  /** Counter changes per topic, in first-seen order. */
+  readonly deltas: ReadonlyMap<string, TopicCounters>
+  readonly accepted: number
+  readonly duplicates: number
+  readonly conflicts: number
+}
+
+/** The distinct keys of a group, in first-seen order. */
+export const distinctKeys = (events: ReadonlyArray<Event.Key>): Array<Event.Key> => {
+  const seen = new Set<string>()
+  const keys: Array<Event.Key> = []
+  for (const e of events) {
+    const k = Event.keyString(e)
+    if (!seen.has(k)) {
+      seen.add(k)
+      keys.push({ topic: e.topic, event_id: e.event_id })
+    }
+  }
+  return keys
+}
+
+/** Whether a later copy carries the same content as the stored one. */
+export const sameContent = (event: Event.Event, payloadJson: string, stored: Existing): boolean =>
+  event.timestamp === stored.timestamp &&
+  event.source === stored.source &&
+  (payloadJson === stored.payload || Event.payloadEquals(event.payload, JSON.parse(stored.payload)))
+
+/**
+ * Resolves a group in order: the first copy of a key (stored before, or earlier in the group) wins;
+ * new keys get consecutive `seq` values from `firstSeq`.
+ */
+export const plan = (
+  events: ReadonlyArray<Event.Event>,
+  lookup: (key: string) => Existing | undefined,
+  firstSeq: number
+): Plan => {
+  const outcomes: Array<Outcome> = new Array(events.length)
+  const rows: Array<Row> = []
+  const local = new Map<string, Existing>()
+  const deltas = new Map<string, { unique_processed: number; duplicate_dropped: number; conflicts: number }>()
+  let seq = firstSeq
+  let duplicates = 0
+  let conflicts = 0
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!
+    const k = Event.keyString(event)
+    const payload = JSON.stringify(event.payload)
+    let delta = deltas.get(event.topic)
+    if (delta === undefined) {
+      delta = { unique_processed: 0, duplicate_dropped: 0, conflicts: 0 }
+      deltas.set(event.topic, delta)
+    }
+    const found = local.get(k) ?? lookup(k)
+    if (found === undefined) {
+      const row: Row = {
+        seq: seq++,
+        topic: event.topic,
+        event_id: event.event_id,
+        timestamp: event.timestamp,
+        source: event.source,
+        payload
+      }
+      rows.push(row)
+      local.set(k, row)
+      delta.unique_processed++
+      outcomes[i] = { status: "accepted", seq: row.seq }
+    } else {
+      local.set(k, found)
+      duplicates++
+      delta.duplicate_dropped++
+      if (sameContent(event, payload, found)) {
+        outcomes[i] = { status: "duplicate", seq: found.seq }
+      } else {
+        conflicts++
+        delta.conflicts++
+        outcomes[i] = { status: "conflict", seq: found.seq }
+      }
+    }
+  }
+  return { outcomes, rows, deltas, accepted: rows.length, duplicates, conflicts }
+}

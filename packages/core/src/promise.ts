@@ -1,0 +1,137 @@
+/**
+ * The Promise facade, for Node services that do not use Effect:
+ * `const agg = await createAggregator({ path })`, then `publish`, `events`, `stats`, `close`.
+ * Rejections are the core's tagged errors (`err._tag === "InvalidEvents"`, `"QueueFull"`, ...).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Aggregator from "./Aggregator.js"
+import * as AggregatorConfig from "./AggregatorConfig.js"
+import type * as Event from "./Event.js"
+import type * as EventStore from "./EventStore.js"
+import * as MemoryEventStore from "./MemoryEventStore.js"
+import * as SqliteEventStore from "./SqliteEventStore.js"
+
+/** @since 0.1.0 */
+export interface CreateOptions {
+  /** SQLite file (default `data/dedup.sqlite`); ignored with `store: "memory"`. */
+  readonly path?: string
+  /** `sqlite` (default) or `memory`. */
+  readonly store?: "sqlite" | "memory"
+  readonly workerCount?: number
+  /** Queue capacity in events; 0 (default) = unbounded. */
+  readonly queueMaxSize?: number
+  readonly synchronous?: "FULL" | "NORMAL"
+  readonly maxEventBytes?: number
+}
+
+/** One event's outcome in a publish result. */
+export interface Result {
+  readonly index: number
+  readonly status: EventStore.Outcome["status"]
+  readonly seq: number
+}
+
+/** @since 0.1.0 */
+export interface PublishResult extends Aggregator.Summary {
+  readonly results: ReadonlyArray<Result>
+}
+
+/** @since 0.1.0 */
+export interface AggregatorClient {
+  /** Validates (all or nothing) and publishes one event or a list; resolves once committed. */
+  readonly publish: (events: unknown) => Promise<PublishResult>
+  /** Validates and queues; resolves at once. A crash can lose events not yet committed. */
+  readonly enqueue: (events: unknown) => Promise<{ readonly received: number; readonly queued: number }>
+  /** A page of stored events in commit order. */
+  readonly events: (options?: {
+    readonly topic?: string
+    readonly after?: number
+    readonly limit?: number
+  }) => Promise<Aggregator.Page>
+  /** The stored copy of a key, or undefined. */
+  readonly get: (topic: string, eventId: string) => Promise<Event.StoredEvent | undefined>
+  readonly stats: () => Promise<Aggregator.Stats>
+  /** Commits everything queued, then closes the store. */
+  readonly close: () => Promise<void>
+}
+
+/** A bad argument to a facade call (not an event problem: those are `InvalidEvents`). */
+export class InvalidArgument extends TypeError {
+  readonly _tag = "InvalidArgument"
+}
+
+const settingsFrom = (options: CreateOptions): Partial<AggregatorConfig.Settings> => ({
+  ...(options.path !== undefined ? { dbPath: options.path } : {}),
+  ...(options.workerCount !== undefined ? { workerCount: options.workerCount } : {}),
+  ...(options.queueMaxSize !== undefined ? { queueMaxSize: options.queueMaxSize } : {}),
+  ...(options.synchronous !== undefined ? { synchronous: options.synchronous } : {}),
+  ...(options.maxEventBytes !== undefined ? { maxEventBytes: options.maxEventBytes } : {})
+})
+
+const asList = (input: unknown): ReadonlyArray<unknown> => (Array.isArray(input) ? input : [input])
+
+/**
+ * Opens the store and starts the aggregator; rejects (and releases everything) when the store
+ * cannot be opened.
+ *
+ * @since 0.1.0
+ */
+export const createAggregator = async (options: CreateOptions = {}): Promise<AggregatorClient> => {
+  const store = options.store === "memory" ? MemoryEventStore.layer : SqliteEventStore.layer
+  const runtime = ManagedRuntime.make(
+    Aggregator.layer.pipe(
+      Layer.provide(store),
+      Layer.provide(AggregatorConfig.layer(settingsFrom(options)))
+    )
+  )
+  const run = <A, E>(effect: Effect.Effect<A, E, Aggregator.Aggregator>): Promise<A> =>
+    runtime.runPromiseExit(effect).then((exit) =>
+      Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
+    )
+  await run(Effect.void).catch(async (e) => {
+    await runtime.dispose()
+    return Promise.reject(e)
+  })
+
+  return {
+    publish: (input) =>
+      run(Effect.gen(function*() {
+        const aggregator = yield* Aggregator.Aggregator
+        const events = yield* aggregator.validate(asList(input))
+        const outcomes = yield* aggregator.publish(events)
+        return {
+          ...Aggregator.summarize(outcomes),
+          results: outcomes.map((o, index) => ({ index, status: o.status, seq: o.seq }))
+        }
+      })),
+    enqueue: (input) =>
+      run(Effect.gen(function*() {
+        const aggregator = yield* Aggregator.Aggregator
+        const events = yield* aggregator.validate(asList(input))
+        yield* aggregator.enqueue(events)
+        return { received: events.length, queued: events.length }
+      })),
+    events: (query = {}) => {
+      const after = query.after ?? 0
+      const limit = query.limit ?? Aggregator.DEFAULT_PAGE
+      if (!Number.isSafeInteger(after) || after < 0) {
+        return Promise.reject(new InvalidArgument(`after must be an integer of 0 or more, got ${after}`))
+      }
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > Aggregator.MAX_PAGE) {
+        return Promise.reject(new InvalidArgument(`limit must be an integer from 1 to ${Aggregator.MAX_PAGE}, got ${limit}`))
+      }
+      return run(Effect.flatMap(Aggregator.Aggregator, (a) => a.events({ topic: query.topic, after, limit })))
+    },
+    get: (topic, event_id) =>
+      run(Effect.flatMap(Aggregator.Aggregator, (a) => a.get({ topic, event_id }))).then(Option.getOrUndefined),
+    stats: () => run(Effect.flatMap(Aggregator.Aggregator, (a) => a.stats)),
+    close: () => runtime.dispose()
+  }
+}

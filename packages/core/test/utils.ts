@@ -1,0 +1,61 @@
+/** Test helpers: temp directories, event builders, a reference model of dedup. */
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import type * as Event from "../src/Event.js"
+import type * as EventStore from "../src/EventStore.js"
+
+/** A fresh temp directory, removed when the scope closes. */
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "event-aggregator-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+let counter = 0
+/** A topic no other test of the process uses. */
+export const freshTopic = (prefix = "t"): string => `${prefix}-${process.pid}-${Date.now()}-${counter++}`
+
+export const event = (
+  topic: string,
+  event_id: string,
+  payload: Record<string, unknown> = {},
+  fields: Partial<Pick<Event.Event, "timestamp" | "source">> = {}
+): Event.Event => ({
+  topic,
+  event_id,
+  timestamp: fields.timestamp ?? "2025-01-31T12:00:00Z",
+  source: fields.source ?? "test",
+  payload
+})
+
+/** The reference semantics: first copy wins; later copies are duplicates, conflicts if different. */
+export const model = (groups: ReadonlyArray<ReadonlyArray<Event.Event>>) => {
+  const first = new Map<string, Event.Event>()
+  const order = new Map<string, Array<string>>()
+  const statuses: Array<Array<EventStore.Outcome["status"]>> = []
+  const perTopic = new Map<string, { unique_processed: number; duplicate_dropped: number; conflicts: number }>()
+  for (const group of groups) {
+    const s: Array<EventStore.Outcome["status"]> = []
+    for (const e of group) {
+      const k = JSON.stringify([e.topic, e.event_id])
+      const c = perTopic.get(e.topic) ?? { unique_processed: 0, duplicate_dropped: 0, conflicts: 0 }
+      perTopic.set(e.topic, c)
+      const stored = first.get(k)
+      if (stored === undefined) {
+        first.set(k, e)
+        order.set(e.topic, [...(order.get(e.topic) ?? []), e.event_id])
+        c.unique_processed++
+        s.push("accepted")
+      } else {
+        c.duplicate_dropped++
+        const same = stored.timestamp === e.timestamp && stored.source === e.source &&
+          JSON.stringify(stored.payload) === JSON.stringify(e.payload)
+        if (!same) c.conflicts++
+        s.push(same ? "duplicate" : "conflict")
+      }
+    }
+    statuses.push(s)
+  }
+  return { first, order, statuses, perTopic }
+}
