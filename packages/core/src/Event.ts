@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 
 // C0 controls, DEL and C1 controls.
+// oxlint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
 const codePoints = (s: string): number => {
@@ -36,13 +37,13 @@ const boundedText = (name: string, options: { readonly controls: boolean }) =>
   )
 
 /** A topic: 1–255 characters, no control characters. */
-export const Topic = boundedText("topic", { controls: false }).annotations({ identifier: "Topic" })
+export const Topic = boundedText("topic", { controls: false })
 
 /** An event id: 1–255 characters, no control characters; unique within its topic. */
-export const EventId = boundedText("event_id", { controls: false }).annotations({ identifier: "EventId" })
+export const EventId = boundedText("event_id", { controls: false })
 
 /** The publisher's name: 1–255 characters. */
-export const Source = boundedText("source", { controls: true }).annotations({ identifier: "Source" })
+export const Source = boundedText("source", { controls: true })
 
 const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:[Zz]|([+-])(\d{2}):(\d{2}))?$/
@@ -79,13 +80,12 @@ export const Timestamp = Schema.String.pipe(
     jsonSchema: { format: "date-time" },
     description: "ISO 8601 date-time (RFC 3339); without a zone it is read as UTC"
   })
-).annotations({ identifier: "Timestamp" })
+)
 
 /** Any JSON object (not an array, not null). */
 export const Payload = Schema.declare(
   (u: unknown): u is { readonly [key: string]: unknown } => Predicate.isRecord(u),
   {
-    identifier: "Payload",
     description: "any JSON object (may be {})",
     jsonSchema: { type: "object" },
     message: () => "payload must be a JSON object"

@@ -33,7 +33,8 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   }
 
   override get message(): string {
-    const cause = this.cause
+    // Effect.try wraps what it caught in an UnknownException; report the original.
+    const cause = Cause.isUnknownException(this.cause) ? this.cause.error : this.cause
     const detail = cause instanceof Error ? cause.message : String(cause)
     return `event store ${this.operation} failed: ${detail}`
   }

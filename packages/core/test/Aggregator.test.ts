@@ -41,7 +41,7 @@ const stores = [
 
 describe("Aggregator", () => {
   for (const subject of stores) {
-    describe(subject.name, () => {
+    describe(`${subject.name} store`, () => {
       it.scoped("publish returns one outcome per event and keeps the stats invariant", () =>
         Effect.gen(function*() {
           const dir = yield* tempDir

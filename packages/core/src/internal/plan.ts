@@ -60,6 +60,7 @@ export const plan = (
   lookup: (key: string) => Existing | undefined,
   firstSeq: number
 ): Plan => {
+  // oxlint-disable-next-line unicorn/no-new-array -- preallocated, filled by index
   const outcomes: Array<Outcome> = new Array(events.length)
   const rows: Array<Row> = []
   const local = new Map<string, Existing>()
