@@ -1,0 +1,219 @@
+/**
+ * The HTTP contract: every route, its parameters, responses and errors, with their status codes.
+ * Clients derive from it (`HttpApiClient.make(Api)`), and so do `/openapi.json` and `/docs`.
+ *
+ * @since 0.1.0
+ */
+import { Aggregator, Event } from "@event-aggregator/core"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as JSONSchema from "effect/JSONSchema"
+import * as Schema from "effect/Schema"
+
+/** The error body of every error response: `{"error": "<Tag>", "message": "...", ...details}`. */
+const ApiError = <const Tag extends string, const Fields extends Schema.Struct.Fields = {}>(
+  tag: Tag,
+  description: string,
+  fields?: Fields
+) =>
+  Schema.Struct({
+    error: Schema.Literal(tag),
+    message: Schema.String,
+    ...(fields ?? ({} as Fields))
+  }).annotations({ identifier: tag, description })
+
+export const BadRequest = ApiError("BadRequest", "Malformed JSON or NDJSON, or a bad query parameter")
+export const Unauthorized = ApiError("Unauthorized", "Missing or wrong API key")
+export const NotFound = ApiError("NotFound", "No such route, or no event with that key")
+export const PayloadTooLarge = ApiError("PayloadTooLarge", "Body over MAX_BODY_BYTES or more than MAX_BATCH events", {
+  limit: Schema.Number
+})
+export const UnsupportedMediaType = ApiError(
+  "UnsupportedMediaType",
+  "Content-Type is neither application/json nor application/x-ndjson"
+)
+export const InvalidEvents = ApiError("InvalidEvents", "Some events are invalid; nothing was accepted", {
+  issues: Schema.Array(Event.Issue)
+})
+export const QueueFull = ApiError("QueueFull", "The queue is full; retry after Retry-After seconds", {
+  capacity: Schema.Number
+})
+export const ShuttingDown = ApiError("ShuttingDown", "The server is draining for shutdown")
+export const StoreUnavailable = ApiError("StoreUnavailable", "The event store failed; nothing of the request was accepted")
+export const NotReady = ApiError("NotReady", "Starting or draining")
+
+/** Every error body, as the handlers produce them. */
+export type ApiError =
+  | typeof BadRequest.Type
+  | typeof Unauthorized.Type
+  | typeof NotFound.Type
+  | typeof PayloadTooLarge.Type
+  | typeof UnsupportedMediaType.Type
+  | typeof InvalidEvents.Type
+  | typeof QueueFull.Type
+  | typeof ShuttingDown.Type
+  | typeof StoreUnavailable.Type
+  | typeof NotReady.Type
+
+/** The status of each error body: the one place HTTP statuses of errors are assigned. */
+export const errorStatus: Record<ApiError["error"], number> = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  NotFound: 404,
+  PayloadTooLarge: 413,
+  UnsupportedMediaType: 415,
+  InvalidEvents: 422,
+  QueueFull: 503,
+  ShuttingDown: 503,
+  StoreUnavailable: 503,
+  NotReady: 503
+}
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 1
+
+const eventJsonSchema = JSONSchema.fromAST(Event.Event.ast, {
+  definitions: {},
+  topLevelReferenceStrategy: "skip"
+})
+
+/**
+ * `POST /publish` body: one event, an array of events, or `{"events": [...]}` (JSON), or one event
+ * per line (NDJSON). Validated all or nothing, every problem listed.
+ */
+export const PublishBody = Schema.Unknown.annotations({
+  identifier: "PublishBody",
+  description: "One event, an array of events, or {\"events\": [...]}; with application/x-ndjson, one event per line",
+  jsonSchema: {
+    oneOf: [
+      eventJsonSchema,
+      { type: "array", items: eventJsonSchema },
+      {
+        type: "object",
+        required: ["events"],
+        properties: { events: { type: "array", items: eventJsonSchema } },
+        additionalProperties: false
+      }
+    ]
+  } as object
+})
+
+export const PublishParams = Schema.Struct({
+  ack: Schema.optional(Schema.String.annotations({
+    description: "durable (default: respond after commit) or queued (respond 202 once queued)",
+    jsonSchema: { enum: ["durable", "queued"] }
+  })),
+  detail: Schema.optional(Schema.String.annotations({
+    description: "true to list each event's outcome and seq",
+    jsonSchema: { enum: ["true", "false"] }
+  }))
+})
+
+export const Result = Schema.Struct({
+  index: Schema.Number,
+  status: Schema.Literal("accepted", "duplicate", "conflict"),
+  seq: Schema.Number
+}).annotations({ identifier: "Result" })
+
+export const PublishResult = Schema.Struct({
+  received: Schema.Number,
+  accepted: Schema.Number,
+  duplicates: Schema.Number,
+  conflicts: Schema.Number,
+  results: Schema.optional(Schema.Array(Result))
+}).annotations({ identifier: "PublishResult", description: "Committed (ack=durable)" })
+
+export const Queued = Schema.Struct({
+  received: Schema.Number,
+  queued: Schema.Number
+}).annotations({ identifier: "Queued", description: "In the queue, not yet committed (ack=queued)" })
+
+export const EventsParams = Schema.Struct({
+  topic: Schema.optional(Schema.String.annotations({ description: "only this topic" })),
+  after: Schema.optional(Schema.String.annotations({
+    description: "a seq; events after it (default 0)",
+    jsonSchema: { type: "integer", minimum: 0 }
+  })),
+  limit: Schema.optional(Schema.String.annotations({
+    description: "1–10000 (default 1000)",
+    jsonSchema: { type: "integer", minimum: 1, maximum: 10000 }
+  }))
+})
+
+export const EventPath = Schema.Struct({
+  topic: Schema.String,
+  event_id: Schema.String
+})
+
+export const Health = Schema.Struct({ status: Schema.Literal("ok") })
+export const Ready = Schema.Struct({ status: Schema.Literal("ready") })
+
+/** @since 0.1.0 */
+export class EventsApi extends HttpApiGroup.make("events")
+  .add(
+    HttpApiEndpoint.post("publish", "/publish")
+      .setPayload(PublishBody)
+      .setUrlParams(PublishParams)
+      .addSuccess(PublishResult)
+      .addSuccess(Queued, { status: 202 })
+      .addError(BadRequest, { status: 400 })
+      .addError(PayloadTooLarge, { status: 413 })
+      .addError(UnsupportedMediaType, { status: 415 })
+      .addError(InvalidEvents, { status: 422 })
+      .addError(QueueFull, { status: 503 })
+      .addError(ShuttingDown, { status: 503 })
+      .addError(StoreUnavailable, { status: 503 })
+      .annotate(OpenApi.Summary, "Publish events (idempotent by topic + event_id)")
+  )
+  .add(
+    HttpApiEndpoint.get("list", "/events")
+      .setUrlParams(EventsParams)
+      .addSuccess(Aggregator.Page)
+      .addError(BadRequest, { status: 400 })
+      .addError(StoreUnavailable, { status: 503 })
+      .annotate(OpenApi.Summary, "Unique events in commit order (ascending seq), optionally of one topic")
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/events/:topic/:event_id")
+      .setPath(EventPath)
+      .addSuccess(Event.StoredEvent)
+      .addError(NotFound, { status: 404 })
+      .addError(StoreUnavailable, { status: 503 })
+      .annotate(OpenApi.Summary, "The stored copy of one key (URL-encode both parts)")
+  )
+  .add(
+    HttpApiEndpoint.get("stats", "/stats")
+      .addSuccess(Aggregator.Stats)
+      .annotate(OpenApi.Summary, "Counters; received == unique_processed + duplicate_dropped + pending")
+  )
+  .addError(Unauthorized, { status: 401 })
+{}
+
+/** @since 0.1.0 */
+export class OpsApi extends HttpApiGroup.make("ops", { topLevel: true })
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(Health))
+  .add(HttpApiEndpoint.get("ready", "/ready").addSuccess(Ready).addError(NotReady, { status: 503 }))
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .addError(Unauthorized, { status: 401 })
+      .annotate(OpenApi.Summary, "Prometheus text format")
+  )
+{}
+
+/**
+ * The whole API.
+ *
+ * @since 0.1.0
+ */
+export class Api extends HttpApi.make("event-aggregator")
+  .add(EventsApi)
+  .add(OpsApi)
+  .addError(NotFound, { status: 404 })
+  .annotate(OpenApi.Title, "event-aggregator")
+  .annotate(OpenApi.Description, "Idempotent event ingestion: each (topic, event_id) is stored and counted once.")
+  .annotate(OpenApi.Version, "0.1.0")
+{}

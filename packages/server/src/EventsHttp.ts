@@ -1,0 +1,80 @@
+/**
+ * Handlers of the `events` group: each translates HTTP to one `Aggregator` call and back.
+ * (`POST /publish` normally takes the lean path in `Server.ts`; this handler serves the same
+ * contract when the `HttpApi` app is used on its own.)
+ *
+ * @since 0.1.0
+ */
+import { Aggregator } from "@event-aggregator/core"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Api from "./Api.js"
+import * as Publish from "./internal/publish.js"
+import { ServerConfig } from "./ServerConfig.js"
+
+const storeUnavailable = (error: { readonly message: string }): typeof Api.StoreUnavailable.Type => ({
+  error: "StoreUnavailable",
+  message: `${error.message}; try again`
+})
+
+/** Parses `after` and `limit` as SPEC.md bounds them. */
+export const parsePage = (
+  after: string | undefined,
+  limit: string | undefined
+): Either.Either<{ readonly after: number; readonly limit: number }, typeof Api.BadRequest.Type> => {
+  const a = after === undefined || after === "" ? 0 : /^\d+$/.test(after) ? Number(after) : Number.NaN
+  if (!Number.isSafeInteger(a)) {
+    return Either.left({ error: "BadRequest", message: `after must be an integer of 0 or more, got ${JSON.stringify(after)}` })
+  }
+  const l = limit === undefined || limit === "" ? Aggregator.DEFAULT_PAGE : /^\d+$/.test(limit) ? Number(limit) : Number.NaN
+  if (!Number.isSafeInteger(l) || l < 1 || l > Aggregator.MAX_PAGE) {
+    return Either.left({
+      error: "BadRequest",
+      message: `limit must be an integer from 1 to ${Aggregator.MAX_PAGE}, got ${JSON.stringify(limit)}`
+    })
+  }
+  return Either.right({ after: a, limit: l })
+}
+
+/** @since 0.1.0 */
+export const EventsHttpLive = HttpApiBuilder.group(Api.Api, "events", (handlers) =>
+  Effect.gen(function*() {
+    const aggregator = yield* Aggregator.Aggregator
+    const settings = yield* ServerConfig
+    return handlers
+      .handle("publish", ({ payload, urlParams }) =>
+        Effect.gen(function*() {
+          const params = yield* Publish.parseParams(urlParams.ack, urlParams.detail, settings.ackMode)
+          const list = yield* Publish.shape(payload)
+          if (list.length > settings.maxBatch) {
+            return yield* Effect.fail<Publish.PublishError>({
+              error: "PayloadTooLarge",
+              message: `more than ${settings.maxBatch} events in one request (MAX_BATCH)`,
+              limit: settings.maxBatch
+            })
+          }
+          const response = yield* Publish.run(aggregator, list, params)
+          return response.body
+        }))
+      .handle("list", ({ urlParams }) =>
+        Effect.gen(function*() {
+          const page = yield* parsePage(urlParams.after, urlParams.limit)
+          return yield* aggregator.events({ topic: urlParams.topic, ...page }).pipe(Effect.mapError(storeUnavailable))
+        }))
+      .handle("get", ({ path }) =>
+        aggregator.get(path).pipe(
+          Effect.mapError(storeUnavailable),
+          Effect.flatMap(Option.match({
+            onNone: () =>
+              Effect.fail<typeof Api.NotFound.Type>({
+                error: "NotFound",
+                message: `no event ${JSON.stringify(path.event_id)} in topic ${JSON.stringify(path.topic)}`
+              }),
+            onSome: Effect.succeed
+          }))
+        ))
+      .handle("stats", () => aggregator.stats)
+  })
+)

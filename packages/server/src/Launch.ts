@@ -1,0 +1,37 @@
+/**
+ * Running a runtime layer until interrupted, with start-up failures reported as one line.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as ConfigError from "effect/ConfigError"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+
+/** One human line for a failure: config errors name the variable, store errors say what failed. */
+export const describe = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isNone(failure)) return Cause.pretty(cause)
+  if (ConfigError.isConfigError(failure.value)) return `configuration error: ${String(failure.value)}`
+  const error = failure.value as { readonly _tag?: string; readonly message?: string; readonly cause?: unknown }
+  switch (error._tag) {
+    case "ServeError":
+      return `cannot listen: ${describeCause(error.cause)}`
+    case "StoreError":
+      return error.message ?? "the event store failed"
+    default:
+      return error.message ?? String(error)
+  }
+}
+
+const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+/** Builds the layer and keeps it until the fiber is interrupted (SIGTERM/SIGINT under `runMain`). */
+export const launch = <ROut, E, R>(layer: Layer.Layer<ROut, E, R>): Effect.Effect<never, E, R> => Layer.launch(layer)
+
+/** Prints a failure to start (or to keep running) as one line on stderr; interruption is a clean stop. */
+export const reportFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tapErrorCause(effect, (cause) =>
+    Cause.isInterruptedOnly(cause) ? Effect.void : Console.error(`event-aggregator: ${describe(cause)}`))

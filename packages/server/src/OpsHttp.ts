@@ -1,0 +1,31 @@
+/**
+ * Handlers of the top-level `ops` group: liveness, readiness and Prometheus metrics.
+ *
+ * @since 0.1.0
+ */
+import { Aggregator } from "@event-aggregator/core"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as Effect from "effect/Effect"
+import * as Api from "./Api.js"
+import { Lifecycle } from "./internal/lifecycle.js"
+import { Prometheus } from "./internal/metrics.js"
+
+/** @since 0.1.0 */
+export const OpsHttpLive = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
+  Effect.gen(function*() {
+    const aggregator = yield* Aggregator.Aggregator
+    const lifecycle = yield* Lifecycle
+    const prometheus = yield* Prometheus
+    return handlers
+      .handle("health", () => Effect.succeed({ status: "ok" as const }))
+      .handle("ready", () =>
+        Effect.flatMap(aggregator.accepting, (accepting) =>
+          lifecycle.ready && accepting
+            ? Effect.succeed({ status: "ready" as const })
+            : Effect.fail<typeof Api.NotReady.Type>({
+              error: "NotReady",
+              message: lifecycle.ready ? "the aggregator is draining" : "the server is starting or draining"
+            })))
+      .handle("metrics", () => prometheus.scrape)
+  })
+)

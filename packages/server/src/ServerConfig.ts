@@ -1,0 +1,87 @@
+/**
+ * The HTTP runtime's settings: listen address, request limits, ack mode, API key, log level.
+ *
+ * @since 0.1.0
+ */
+import { AggregatorConfig } from "@event-aggregator/core"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+
+/** @since 0.1.0 */
+export interface Settings {
+  readonly port: number
+  readonly host: string
+  /** Default ack for `POST /publish` without `?ack=`. */
+  readonly ackMode: "durable" | "queued"
+  /** Most events in one request. */
+  readonly maxBatch: number
+  /** Largest request body in bytes, enforced while reading. */
+  readonly maxBodyBytes: number
+  /** When set, every route but `/health` and `/ready` needs `Authorization: Bearer <key>`. */
+  readonly apiKey: Option.Option<Redacted.Redacted<string>>
+  readonly logLevel: LogLevel.LogLevel
+  /** How long shutdown waits for in-flight requests before closing their connections. */
+  readonly shutdownTimeoutMillis: number
+}
+
+/** @since 0.1.0 */
+export class ServerConfig extends Context.Tag("@event-aggregator/server/ServerConfig")<ServerConfig, Settings>() {}
+
+export const defaults: Settings = {
+  port: 8080,
+  host: "0.0.0.0",
+  ackMode: "durable",
+  maxBatch: 10_000,
+  maxBodyBytes: 16 * 1024 * 1024,
+  apiKey: Option.none(),
+  logLevel: LogLevel.Info,
+  shutdownTimeoutMillis: 10_000
+}
+
+export const port: Config.Config<number> = Config.port("PORT").pipe(Config.withDefault(defaults.port))
+export const host: Config.Config<string> = Config.string("HOST").pipe(Config.withDefault(defaults.host))
+export const ackMode: Config.Config<"durable" | "queued"> = Config.literal("durable", "queued")("ACK_MODE").pipe(
+  Config.withDefault(defaults.ackMode)
+)
+export const maxBatch: Config.Config<number> = Config.integer("MAX_BATCH").pipe(
+  Config.validate({ message: "must be 1 or more", validation: (n) => n >= 1 }),
+  Config.withDefault(defaults.maxBatch)
+)
+export const maxBodyBytes: Config.Config<number> = AggregatorConfig.bytes("MAX_BODY_BYTES").pipe(
+  Config.withDefault(defaults.maxBodyBytes)
+)
+export const apiKey: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
+  Config.redacted("API_KEY").pipe(
+    Config.validate({ message: "must not be empty", validation: (r) => Redacted.value(r).length > 0 })
+  )
+)
+export const logLevel: Config.Config<LogLevel.LogLevel> = Config.logLevel("LOG_LEVEL").pipe(
+  Config.withDefault(defaults.logLevel)
+)
+
+export const config: Config.Config<Settings> = Config.all({
+  port,
+  host,
+  ackMode,
+  maxBatch,
+  maxBodyBytes,
+  apiKey,
+  logLevel,
+  shutdownTimeoutMillis: Config.succeed(defaults.shutdownTimeoutMillis)
+})
+
+/** Defaults plus the caller's settings; never reads the environment. */
+export const layer = (settings: Partial<Settings> = {}): Layer.Layer<ServerConfig> =>
+  Layer.succeed(ServerConfig, { ...defaults, ...settings })
+
+/** The environment, with the caller's overrides on top (flags beat the environment). */
+export const layerFromEnv = (
+  overrides: Partial<Settings> = {}
+): Layer.Layer<ServerConfig, ConfigError.ConfigError> =>
+  Layer.effect(ServerConfig, Effect.map(config, (env) => ({ ...env, ...overrides })))

@@ -1,0 +1,178 @@
+/** POST /publish as plain translation: request body and query in, aggregator call, response body out. */
+import { Aggregator, EventStore } from "@event-aggregator/core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Api from "../Api.js"
+
+export interface Params {
+  readonly ack: "durable" | "queued"
+  readonly detail: boolean
+}
+
+export type Response =
+  | { readonly status: 200; readonly body: typeof Api.PublishResult.Type }
+  | { readonly status: 202; readonly body: typeof Api.Queued.Type }
+
+/** Every error body `POST /publish` can answer with. */
+export type PublishError =
+  | typeof Api.BadRequest.Type
+  | typeof Api.PayloadTooLarge.Type
+  | typeof Api.UnsupportedMediaType.Type
+  | typeof Api.InvalidEvents.Type
+  | typeof Api.QueueFull.Type
+  | typeof Api.ShuttingDown.Type
+  | typeof Api.StoreUnavailable.Type
+
+const badRequest = (message: string): typeof Api.BadRequest.Type => ({ error: "BadRequest", message })
+
+/** Reads `ack` and `detail`; `ack` defaults to the server's `ACK_MODE`. */
+export const parseParams = (
+  ack: string | null | undefined,
+  detail: string | null | undefined,
+  defaultAck: Params["ack"]
+): Either.Either<Params, typeof Api.BadRequest.Type> => {
+  if (ack != null && ack !== "durable" && ack !== "queued") {
+    return Either.left(badRequest(`ack must be durable or queued, got ${JSON.stringify(ack)}`))
+  }
+  if (detail != null && detail !== "true" && detail !== "false" && detail !== "1" && detail !== "0") {
+    return Either.left(badRequest(`detail must be true or false, got ${JSON.stringify(detail)}`))
+  }
+  return Either.right({ ack: ack ?? defaultAck, detail: detail === "true" || detail === "1" })
+}
+
+export type BodyKind = "json" | "ndjson"
+
+const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"])
+
+/** The body kind of a Content-Type header, or undefined when unsupported. */
+export const bodyKind = (contentType: string | undefined): BodyKind | undefined => {
+  if (contentType === undefined) return undefined
+  const semi = contentType.indexOf(";")
+  const media = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
+  if (media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"))) return "json"
+  if (NDJSON_TYPES.has(media)) return "ndjson"
+  return undefined
+}
+
+export const unsupportedMediaType = (contentType: string | undefined): typeof Api.UnsupportedMediaType.Type => ({
+  error: "UnsupportedMediaType",
+  message: `Content-Type must be application/json or application/x-ndjson, got ${
+    contentType === undefined ? "none" : JSON.stringify(contentType)
+  }`
+})
+
+export const bodyTooLarge = (limit: number): typeof Api.PayloadTooLarge.Type => ({
+  error: "PayloadTooLarge",
+  message: `the request body is over the limit of ${limit} bytes (MAX_BODY_BYTES)`,
+  limit
+})
+
+const describeJsonError = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** Parses a body into the list of (not yet validated) events: every shape of SPEC.md. */
+export const parseBody = (
+  kind: BodyKind,
+  text: string,
+  maxBatch: number
+): Either.Either<ReadonlyArray<unknown>, PublishError> => {
+  let list: ReadonlyArray<unknown>
+  if (kind === "ndjson") {
+    const items: Array<unknown> = []
+    const lines = text.split("\n")
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim()
+      if (line.length === 0) continue
+      try {
+        items.push(JSON.parse(line))
+      } catch (error) {
+        return Either.left(badRequest(`malformed JSON on line ${i + 1}: ${describeJsonError(error)}`))
+      }
+      if (items.length > maxBatch) return Either.left(tooManyEvents(maxBatch))
+    }
+    list = items
+  } else {
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch (error) {
+      return Either.left(badRequest(`malformed JSON: ${describeJsonError(error)}`))
+    }
+    const shaped = shape(body)
+    if (Either.isLeft(shaped)) return shaped
+    list = shaped.right
+  }
+  return list.length > maxBatch ? Either.left(tooManyEvents(maxBatch)) : Either.right(list)
+}
+
+const tooManyEvents = (limit: number): typeof Api.PayloadTooLarge.Type => ({
+  error: "PayloadTooLarge",
+  message: `more than ${limit} events in one request (MAX_BATCH)`,
+  limit
+})
+
+/** One event, an array of events, or `{"events": [...]}`. */
+export const shape = (body: unknown): Either.Either<ReadonlyArray<unknown>, typeof Api.InvalidEvents.Type> => {
+  if (Array.isArray(body)) return Either.right(body)
+  if (typeof body === "object" && body !== null) {
+    const events = (body as { readonly events?: unknown }).events
+    if (Array.isArray(events)) {
+      const extra = Object.keys(body).filter((k) => k !== "events")
+      return extra.length === 0
+        ? Either.right(events)
+        : Either.left({
+          error: "InvalidEvents",
+          message: `unknown field${extra.length > 1 ? "s" : ""} next to "events": ${extra.join(", ")}`,
+          issues: extra.map((path) => ({ index: -1, path, message: `unknown field "${path}"` }))
+        })
+    }
+    return Either.right([body])
+  }
+  return Either.left({
+    error: "InvalidEvents",
+    message: "the body must be an event object, an array of events, or {\"events\": [...]}",
+    issues: [{ index: -1, path: "", message: "expected an object or an array" }]
+  })
+}
+
+/** The core's failures as error bodies. */
+export const fromCoreError = (
+  error: Aggregator.QueueFull | Aggregator.ShuttingDown | EventStore.StoreError | { readonly _tag: "InvalidEvents"; readonly message: string; readonly issues: ReadonlyArray<{ index: number; path: string; message: string }> }
+): PublishError => {
+  switch (error._tag) {
+    case "InvalidEvents":
+      return { error: "InvalidEvents", message: error.message, issues: error.issues }
+    case "QueueFull":
+      return { error: "QueueFull", message: error.message, capacity: error.capacity }
+    case "ShuttingDown":
+      return { error: "ShuttingDown", message: error.message }
+    case "StoreError":
+      return { error: "StoreUnavailable", message: `${error.message}; nothing of the request was accepted` }
+  }
+}
+
+/** Validates (all or nothing) and publishes with the requested ack. */
+export const run = (
+  aggregator: Aggregator.Aggregator["Type"],
+  list: ReadonlyArray<unknown>,
+  params: Params
+): Effect.Effect<Response, PublishError> =>
+  aggregator.validate(list).pipe(
+    Effect.flatMap((events): Effect.Effect<Response, Aggregator.QueueFull | Aggregator.ShuttingDown | EventStore.StoreError> => {
+      if (params.ack === "queued") {
+        return Effect.as(aggregator.enqueue(events), {
+          status: 202,
+          body: { received: events.length, queued: events.length }
+        })
+      }
+      return Effect.map(aggregator.publish(events), (outcomes) => {
+        const summary = Aggregator.summarize(outcomes)
+        return {
+          status: 200,
+          body: params.detail
+            ? { ...summary, results: outcomes.map((o, index) => ({ index, status: o.status, seq: o.seq })) }
+            : summary
+        }
+      })
+    }),
+    Effect.mapError(fromCoreError)
+  )
