@@ -1,6 +1,6 @@
 import { mergeConfig, type ViteUserConfig } from "vitest/config"
 import shared from "../../vitest.shared.js"
 
-const config: ViteUserConfig = { test: { name: "server" } }
+const config: ViteUserConfig = { test: { name: "server", globalSetup: ["./test/globalSetup.ts"] } }
 
 export default mergeConfig(shared, config)

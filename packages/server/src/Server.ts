@@ -175,7 +175,6 @@ const NodeServerLive: Layer.Layer<
           server.closeIdleConnections()
         })
         const waitInFlight = Effect.gen(function*() {
-          // oxlint-disable-next-line no-unmodified-loop-condition -- responses decrement it
           while (inFlight > 0) {
             server.closeIdleConnections()
             yield* Effect.sleep(Duration.millis(10))
@@ -255,14 +254,15 @@ export const LoggerLive: Layer.Layer<never, never, ServerConfig> = Layer.unwrapE
   )))
 
 /**
- * The whole HTTP runtime. Needs a store and the settings, which the launchers choose.
+ * The whole HTTP runtime. Needs a store and the settings, which the launchers choose; gives
+ * the `HttpServer` so callers can read the bound address (`PORT=0` picks a free port).
  * Shutdown order: the listener stops and in-flight requests finish, then the aggregator commits
  * its queue, then the store closes.
  *
  * @since 0.1.0
  */
 export const layer: Layer.Layer<
-  never,
+  HttpServer.HttpServer,
   HttpServerError.ServeError | EventStore.StoreError,
   EventStore.EventStore | AggregatorConfig.AggregatorConfig | ServerConfig
 > = ReadyLive.pipe(
@@ -271,7 +271,7 @@ export const layer: Layer.Layer<
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(ApiLive),
-  Layer.provide(NodeServerLive),
+  Layer.provideMerge(NodeServerLive),
   Layer.provide(NodeHttpServer.layerContext),
   HttpMiddleware.withTracerDisabledWhen(() => true),
   Layer.provide(Metrics.layer),

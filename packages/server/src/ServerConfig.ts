@@ -44,7 +44,11 @@ export const defaults: Settings = {
   shutdownTimeoutMillis: 10_000
 }
 
-export const port: Config.Config<number> = Config.port("PORT").pipe(Config.withDefault(defaults.port))
+/** 0 lets the system pick a free port (tests); the address is logged at start. */
+export const port: Config.Config<number> = Config.integer("PORT").pipe(
+  Config.validate({ message: "must be a port number from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
+  Config.withDefault(defaults.port)
+)
 export const host: Config.Config<string> = Config.string("HOST").pipe(Config.withDefault(defaults.host))
 export const ackMode: Config.Config<"durable" | "queued"> = Config.literal("durable", "queued")("ACK_MODE").pipe(
   Config.withDefault(defaults.ackMode)
