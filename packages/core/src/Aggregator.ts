@@ -222,6 +222,12 @@ const retryPolicy = Schedule.exponential(Duration.millis(20), 2).pipe(
 
 const MAX_LOGGED_KEYS = 10
 
+/** Lets the host's event loop run pending I/O callbacks (a macrotask turn), then resumes. */
+const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 /**
  * Builds the aggregator on the EventStore: restores the counters, starts the workers, and on
  * scope close stops intake, commits everything queued, then stops the workers.
@@ -402,6 +408,10 @@ export const make: Effect.Effect<
   /** Takes what is waiting (at least one request, up to the group bound) and commits it. */
   const worker = Effect.forever(Effect.gen(function*() {
     const first = yield* Queue.take(queue)
+    // Without this the worker wakes on the first offer and commits it alone while requests that
+    // already arrived wait in socket buffers (the store blocks the event loop while it commits):
+    // measured, 1 event per commit under 64 concurrent HTTP publishers.
+    yield* yieldToEventLoop
     const group = [first]
     let size = first.events.length
     while (size < settings.maxGroupEvents) {

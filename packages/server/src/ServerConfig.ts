@@ -5,9 +5,10 @@
  */
 import { AggregatorConfig } from "@event-aggregator/core"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
@@ -65,7 +66,27 @@ export const apiKey: Config.Config<Option.Option<Redacted.Redacted<string>>> = C
     Config.validate({ message: "must not be empty", validation: (r) => Redacted.value(r).length > 0 })
   )
 )
-export const logLevel: Config.Config<LogLevel.LogLevel> = Config.logLevel("LOG_LEVEL").pipe(
+const LOG_LEVELS: Record<string, LogLevel.LogLevel> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None,
+  off: LogLevel.None
+}
+
+/** `trace`, `debug`, `info`, `warn`/`warning`, `error`, `fatal`, `all` or `none`, any case. */
+export const logLevel: Config.Config<LogLevel.LogLevel> = Config.string("LOG_LEVEL").pipe(
+  Config.mapOrFail((text) => {
+    const level = LOG_LEVELS[text.trim().toLowerCase()]
+    return level === undefined
+      ? Either.left(ConfigError.InvalidData([], `must be one of trace, debug, info, warn, error, fatal, all, none; got ${JSON.stringify(text)}`))
+      : Either.right(level)
+  }),
   Config.withDefault(defaults.logLevel)
 )
 
