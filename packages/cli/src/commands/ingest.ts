@@ -1,0 +1,132 @@
+/** `ingest`: events from files, directories or stdin into a local SQLite file or a running server. */
+import { Aggregator, AggregatorConfig, Event } from "@event-aggregator/core"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Fs from "node:fs"
+import * as Input from "../internal/input.js"
+import * as Local from "../internal/local.js"
+import * as Shared from "../internal/options.js"
+import * as Progress from "../internal/progress.js"
+import * as Remote from "../internal/remote.js"
+
+/** Some input was rejected: the run finished, and the exit code says so. */
+export class Rejected extends Data.TaggedError("Rejected")<{ readonly message: string }> {}
+
+interface Sink {
+  readonly publish: (events: ReadonlyArray<Event.Event>) => Effect.Effect<Aggregator.Summary, Remote.RemoteError | { readonly message: string }>
+}
+
+const localSink = (dbPath: string) =>
+  Effect.map(Local.open(dbPath), (aggregator) => ({
+    publish: (events) => Effect.map(aggregator.publish(events), Aggregator.summarize)
+  } satisfies Sink))
+
+const remoteSink = (url: string, apiKey: Shared.ApiKey) =>
+  Effect.map(Remote.make(url, apiKey), (client) => ({
+    publish: (events) =>
+      Effect.map(client.publish(events), (r) =>
+        "accepted" in r
+          ? { received: r.received, accepted: r.accepted, duplicates: r.duplicates, conflicts: r.conflicts }
+          : { received: r.received, accepted: 0, duplicates: 0, conflicts: 0 })
+  } satisfies Sink))
+
+const options = {
+  inputs: Args.text({ name: "file|dir|-" }).pipe(
+    Args.withDescription("NDJSON (.ndjson/.jsonl), JSON (.json: an array, one event or {\"events\": [...]}), a directory of those, or - for NDJSON on stdin"),
+    Args.atLeast(1)
+  ),
+  db: Shared.db,
+  url: Shared.url,
+  apiKey: Shared.apiKey,
+  batchSize: Options.integer("batch-size").pipe(
+    Options.withDescription("events per commit (local) or request (remote)"),
+    Options.withDefault(1000)
+  ),
+  rejects: Options.file("rejects").pipe(
+    Options.withDescription("write every rejected record to this file as NDJSON {where, reason, input}"),
+    Options.optional
+  ),
+  quiet: Options.boolean("quiet").pipe(Options.withDescription("no progress output"))
+}
+
+export const ingest = Command.make("ingest", options, (f) =>
+  Effect.gen(function*() {
+    if (f.batchSize < 1 || f.batchSize > 10_000) return yield* Effect.fail(new Rejected({ message: "--batch-size must be 1 to 10000" }))
+    const maxEventBytes = yield* AggregatorConfig.maxEventBytes
+    const files = yield* Effect.try({
+      try: () => Input.expand(f.inputs),
+      catch: (error) => new Rejected({ message: `cannot read input: ${(error as Error).message}` })
+    })
+    const sink: Sink = Option.isSome(f.url)
+      ? yield* remoteSink(f.url.value, f.apiKey)
+      : yield* localSink(f.db)
+    const rejects = Option.map(f.rejects, (path) => Fs.openSync(path, "w"))
+    yield* Effect.addFinalizer(() => Effect.sync(() => Option.map(rejects, (fd) => Fs.closeSync(fd))))
+
+    const counts: Progress.Counts = { read: 0, accepted: 0, duplicates: 0, conflicts: 0, rejected: 0 }
+    const progress = Progress.make(Input.totalBytes(files), !f.quiet)
+    const started = performance.now()
+    const reject = (where: string, reason: string, input: unknown) => {
+      counts.rejected++
+      process.stderr.write(`${where}: ${reason}\n`)
+      if (Option.isSome(rejects)) Fs.writeSync(rejects.value, JSON.stringify({ where, reason, input }) + "\n")
+    }
+    const flush = (batch: Array<Event.Event>) =>
+      Effect.map(sink.publish(batch), (s) => {
+        counts.accepted += s.accepted
+        counts.duplicates += s.duplicates
+        counts.conflicts += s.conflicts
+        progress.update(counts)
+      })
+
+    const records = Input.read(files, progress.bytes)[Symbol.asyncIterator]()
+    let batch: Array<Event.Event> = []
+    for (;;) {
+      const next = yield* Effect.tryPromise({
+        try: () => records.next(),
+        catch: (error) => new Rejected({ message: `cannot read input: ${(error as Error).message}` })
+      })
+      if (next.done) break
+      const record = next.value
+      counts.read++
+      if ("error" in record) {
+        reject(record.where, record.error, record.raw ?? null)
+        continue
+      }
+      const valid = Event.validate([record.value], { maxEventBytes })
+      if (Either.isLeft(valid)) {
+        reject(record.where, valid.left.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "), record.value)
+        continue
+      }
+      batch.push(valid.right[0]!)
+      if (batch.length >= f.batchSize) {
+        yield* flush(batch)
+        batch = []
+      }
+    }
+    if (batch.length > 0) yield* flush(batch)
+    progress.update(counts)
+    progress.stop()
+
+    const seconds = (performance.now() - started) / 1000
+    const valid = counts.read - counts.rejected
+    yield* Console.log(
+      `read ${counts.read}, accepted ${counts.accepted}, duplicates ${counts.duplicates}, conflicts ${counts.conflicts}, ` +
+        `rejected ${counts.rejected}, time ${seconds.toFixed(2)}s, ${Math.round(valid / Math.max(seconds, 0.001))} events/s`
+    )
+    if (counts.rejected > 0) {
+      return yield* Effect.fail(new Rejected({ message: `${counts.rejected} record${counts.rejected === 1 ? "" : "s"} rejected` }))
+    }
+  }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))).pipe(Command.withDescription(HelpDoc.blocks([
+    HelpDoc.p("Ingest events from files, directories or stdin, streaming (files of any size). Locally into --db through the same Aggregator and SQLite store as the server, or into a running server with --url (batches over HTTP, retried with backoff on network errors and 503, honouring Retry-After; safe because publishing is idempotent)."),
+    HelpDoc.p("Each invalid record is reported as file:line: reason and skipped; the exit code is 1 when any record was rejected. Re-running the same ingest accepts nothing new."),
+    HelpDoc.p("Examples: event-aggregator ingest events.ndjson data/ --db data/dedup.sqlite --rejects rejects.ndjson\n          cat events.ndjson | event-aggregator ingest --url http://localhost:8080 -   (options before -)")
+  ])))

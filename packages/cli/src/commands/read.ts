@@ -1,0 +1,80 @@
+/** `stats` and `events`: read a running server (--url) or a local SQLite file (--db). */
+import type { Aggregator } from "@event-aggregator/core"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Local from "../internal/local.js"
+import * as Shared from "../internal/options.js"
+import * as Remote from "../internal/remote.js"
+import { table } from "../internal/table.js"
+
+const source = { url: Shared.url, db: Shared.db, apiKey: Shared.apiKey, json: Shared.json }
+
+const readStats = (f: { readonly url: Option.Option<string>; readonly db: string; readonly apiKey: Shared.ApiKey }) =>
+  Option.isSome(f.url)
+    ? Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.stats).pipe(Effect.provide(NodeHttpClient.layerUndici))
+    : Effect.flatMap(Local.open(f.db), (a) => a.stats)
+
+const renderStats = (s: Aggregator.Stats): string => {
+  const totals = table(["counter", "value"], [
+    ["received", String(s.received)],
+    ["unique_processed", String(s.unique_processed)],
+    ["duplicate_dropped", String(s.duplicate_dropped)],
+    ["conflicts", String(s.conflicts)],
+    ["pending", String(s.pending)],
+    ["topics", String(s.topics.length)],
+    ["workers", String(s.workers)],
+    ["queue_capacity", s.queue_capacity === null ? "unbounded" : String(s.queue_capacity)],
+    ["started_at", s.started_at],
+    ["uptime", `${s.uptime.toFixed(1)}s`]
+  ])
+  const topics = table(
+    ["topic", "unique_processed", "duplicate_dropped", "conflicts"],
+    s.topics.map((t) => {
+      const c = s.per_topic[t]!
+      return [t, String(c.unique_processed), String(c.duplicate_dropped), String(c.conflicts)]
+    })
+  )
+  return s.topics.length === 0 ? totals : `${totals}\n\n${topics}`
+}
+
+export const stats = Command.make("stats", source, (f) =>
+  Effect.gen(function*() {
+    const s = yield* readStats(f)
+    yield* Console.log(f.json ? JSON.stringify(s, null, 2) : renderStats(s))
+  }).pipe(Effect.scoped)).pipe(Command.withDescription(HelpDoc.blocks([
+    HelpDoc.p("Show the counters (received, unique, duplicates, conflicts, pending, per topic) of a server or of a local SQLite file."),
+    HelpDoc.p("Examples: event-aggregator stats --url http://localhost:8080\n          event-aggregator stats --db data/dedup.sqlite --json")
+  ])))
+
+export const events = Command.make("events", {
+  ...source,
+  topic: Options.text("topic").pipe(Options.withDescription("only this topic"), Options.optional),
+  after: Options.integer("after").pipe(Options.withDescription("events after this seq"), Options.withDefault(0)),
+  limit: Options.integer("limit").pipe(Options.withDescription("at most this many (1-10000)"), Options.withDefault(100))
+}, (f) =>
+  Effect.gen(function*() {
+    const params = { topic: Option.getOrUndefined(f.topic), after: f.after, limit: f.limit }
+    if (f.limit < 1 || f.limit > 10_000 || f.after < 0) {
+      return yield* Effect.fail(new Remote.RemoteError({ message: "--limit must be 1 to 10000 and --after 0 or more" }))
+    }
+    const page = Option.isSome(f.url)
+      ? yield* Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.events(params)).pipe(
+        Effect.provide(NodeHttpClient.layerUndici)
+      )
+      : yield* Effect.flatMap(Local.open(f.db), (a) => a.events(params))
+    if (f.json) return yield* Console.log(JSON.stringify(page, null, 2))
+    const short = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}...` : text)
+    yield* Console.log(table(
+      ["seq", "topic", "event_id", "timestamp", "source", "payload"],
+      page.events.map((e) => [String(e.seq), e.topic, e.event_id, e.timestamp, e.source, short(JSON.stringify(e.payload))])
+    ))
+    yield* Console.log(page.next_after === null ? "(end of log)" : `(more: --after ${page.next_after})`)
+  }).pipe(Effect.scoped)).pipe(Command.withDescription(HelpDoc.blocks([
+    HelpDoc.p("List stored events in commit order (ascending seq), from a server or a local SQLite file."),
+    HelpDoc.p("Examples: event-aggregator events --url http://localhost:8080 --topic orders --limit 20\n          event-aggregator events --db data/dedup.sqlite --after 1000 --json")
+  ])))

@@ -1,0 +1,46 @@
+/** `serve`: the HTTP server, with flags over SPEC.md's environment variables. */
+import { AggregatorConfig, SqliteEventStore } from "@event-aggregator/core"
+import { Launch, Server, ServerConfig } from "@event-aggregator/server"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+
+const flag = <A>(options: Options.Options<A>, description: string) =>
+  options.pipe(Options.withDescription(description), Options.optional)
+
+const flags = {
+  port: flag(Options.integer("port"), "listen port (default: $PORT or 8080; 0 picks a free one)"),
+  host: flag(Options.text("host"), "listen address (default: $HOST or 0.0.0.0)"),
+  db: flag(Options.text("db"), "SQLite file (default: $DEDUP_DB_PATH or data/dedup.sqlite)"),
+  workers: flag(Options.integer("workers"), "worker fibers (default: $WORKER_COUNT or 2)"),
+  queueMaxSize: flag(Options.integer("queue-max-size"), "queue capacity in events, 0 = unbounded (default: $QUEUE_MAXSIZE or 0)"),
+  ackMode: flag(Options.choice("ack-mode", ["durable", "queued"]), "default ack (default: $ACK_MODE or durable)"),
+  synchronous: flag(Options.choice("synchronous", ["FULL", "NORMAL"]), "SQLite synchronous (default: $SQLITE_SYNCHRONOUS or FULL)")
+}
+
+const some = <K extends string, A>(key: K, value: Option.Option<A>): Partial<Record<K, A>> =>
+  Option.isSome(value) ? ({ [key]: value.value } as Record<K, A>) : {}
+
+export const serve = Command.make("serve", flags, (f) => {
+  const ConfigLive = Layer.merge(
+    AggregatorConfig.layerFromEnv({
+      ...some("dbPath", f.db),
+      ...some("workerCount", f.workers),
+      ...some("queueMaxSize", f.queueMaxSize),
+      ...some("synchronous", f.synchronous)
+    }),
+    ServerConfig.layerFromEnv({ ...some("port", f.port), ...some("host", f.host), ...some("ackMode", f.ackMode) })
+  )
+  return Server.layer.pipe(
+    Layer.provide(SqliteEventStore.layer),
+    Launch.launch,
+    Effect.provide(Server.LoggerLive),
+    Effect.provide(ConfigLive)
+  )
+}).pipe(Command.withDescription(HelpDoc.blocks([
+  HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. Every other setting (MAX_BATCH, API_KEY, LOG_LEVEL, ...) comes from the environment."),
+  HelpDoc.p("Example: event-aggregator serve --port 8080 --db data/dedup.sqlite --workers 2")
+])))

@@ -1,0 +1,26 @@
+/** Flags shared by several commands; each falls back to the same environment variable as the server. */
+import { AggregatorConfig } from "@event-aggregator/core"
+import * as Options from "@effect/cli/Options"
+import * as Config from "effect/Config"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+
+export const db = Options.text("db").pipe(
+  Options.withDescription("SQLite file (default: $DEDUP_DB_PATH or data/dedup.sqlite)"),
+  Options.withFallbackConfig(AggregatorConfig.dbPath)
+)
+
+export const url = Options.text("url").pipe(
+  Options.withDescription("a running server, e.g. http://localhost:8080 (instead of a local --db)"),
+  Options.optional
+)
+
+export const apiKey = Options.redacted("api-key").pipe(
+  Options.withDescription("sent as Authorization: Bearer <key> (default: $API_KEY)"),
+  Options.withFallbackConfig(Config.redacted("API_KEY")),
+  Options.optional
+)
+
+export const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of a table"))
+
+export type ApiKey = Option.Option<Redacted.Redacted<string>>
