@@ -61,10 +61,9 @@ export const maxBatch: Config.Config<number> = Config.integer("MAX_BATCH").pipe(
 export const maxBodyBytes: Config.Config<number> = AggregatorConfig.bytes("MAX_BODY_BYTES").pipe(
   Config.withDefault(defaults.maxBodyBytes)
 )
-export const apiKey: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
-  Config.redacted("API_KEY").pipe(
-    Config.validate({ message: "must not be empty", validation: (r) => Redacted.value(r).length > 0 })
-  )
+/** Unset or empty: no key required. */
+export const apiKey: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(Config.redacted("API_KEY")).pipe(
+  Config.map(Option.filter((key) => Redacted.value(key).length > 0))
 )
 const LOG_LEVELS: Record<string, LogLevel.LogLevel> = {
   all: LogLevel.All,

@@ -1,7 +1,7 @@
 /** Flags shared by several commands; each falls back to the same environment variable as the server. */
 import { AggregatorConfig } from "@event-aggregator/core"
 import * as Options from "@effect/cli/Options"
-import * as Config from "effect/Config"
+import { ServerConfig } from "@event-aggregator/server"
 import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 
@@ -17,8 +17,8 @@ export const url = Options.text("url").pipe(
 
 export const apiKey = Options.redacted("api-key").pipe(
   Options.withDescription("sent as Authorization: Bearer <key> (default: $API_KEY)"),
-  Options.withFallbackConfig(Config.redacted("API_KEY")),
-  Options.optional
+  Options.optional,
+  Options.withFallbackConfig(ServerConfig.apiKey)
 )
 
 export const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of a table"))

@@ -1,0 +1,162 @@
+// The built `event-aggregator` bin, end to end: ingest, publish, stats, events, serve.
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const bin = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../dist/bin.js")
+
+interface Result {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cli = (args: ReadonlyArray<string>, options: { readonly input?: string; readonly cwd?: string } = {}) =>
+  new Promise<Result>((resolve) => {
+    const child = ChildProcess.execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd: options.cwd, timeout: 60_000, env: { ...process.env, API_KEY: "" } },
+      (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
+    )
+    if (options.input !== undefined) child.stdin!.end(options.input)
+    else child.stdin!.end()
+  })
+
+const event = (topic: string, id: string, payload: object = {}) =>
+  JSON.stringify({ topic, event_id: id, timestamp: "2025-01-31T12:00:00Z", source: "cli-test", payload })
+
+let dir: string
+beforeAll(() => {
+  dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "event-aggregator-cli-"))
+})
+afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
+
+/** A server started with `event-aggregator serve --port 0`; resolves once it listens. */
+const serve = (db: string) =>
+  new Promise<{ readonly url: string; readonly stop: () => Promise<number | string> }>((resolve, reject) => {
+    const child = ChildProcess.spawn(process.execPath, [bin, "serve", "--port", "0", "--host", "127.0.0.1", "--db", db], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, API_KEY: "" }
+    })
+    let out = ""
+    const exited = new Promise<number | string>((done) => child.once("exit", (code, signal) => done(code ?? signal ?? "?")))
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString()
+      const m = /Listening on http:\/\/[^:]+:(\d+)/.exec(out)
+      if (m) {
+        resolve({
+          url: `http://127.0.0.1:${m[1]}`,
+          stop: () => {
+            child.kill("SIGTERM")
+            return exited
+          }
+        })
+      }
+    })
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()))
+    void exited.then((code) => reject(new Error(`serve exited ${code}: ${out}`)))
+  })
+
+describe("event-aggregator", () => {
+  it("every command has --help with an example", async () => {
+    for (const command of ["serve", "ingest", "publish", "stats", "events"]) {
+      const r = await cli([command, "--help"])
+      assert.strictEqual(r.code, 0, command)
+      assert.include(r.stdout, "Example", command)
+      assert.include(r.stdout, `event-aggregator ${command}`, command)
+    }
+  })
+
+  it("ingest reads NDJSON, JSON arrays, {events}, directories and stdin; rejects are reported and written", async () => {
+    const inputs = Path.join(dir, "inputs")
+    Fs.mkdirSync(inputs)
+    Fs.writeFileSync(
+      Path.join(inputs, "a.ndjson"),
+      [event("a", "1"), event("a", "1"), "{broken", "", event("a", "2"), JSON.stringify({ topic: "a", event_id: "3" })].join("\n") + "\n"
+    )
+    Fs.writeFileSync(Path.join(inputs, "b.json"), `[${event("b", "1")}, ${event("b", "2", { x: 1 })}, ${event("a", "2", { other: 1 })}]`)
+    Fs.writeFileSync(Path.join(inputs, "ignored.txt"), "not an input")
+    const wrapped = Path.join(dir, "c.json")
+    Fs.writeFileSync(wrapped, JSON.stringify({ events: [JSON.parse(event("c", "1")), { topic: "c" }] }))
+    const db = Path.join(dir, "ingest.sqlite")
+    const rejects = Path.join(dir, "rejects.ndjson")
+
+    const first = await cli(["ingest", "--db", db, "--rejects", rejects, "--quiet", inputs, wrapped])
+    assert.strictEqual(first.code, 1, "rejected records make the exit code non-zero")
+    assert.include(first.stdout, "read 10, accepted 5, duplicates 2, conflicts 1, rejected 3")
+    assert.include(first.stderr, `${Path.join(inputs, "a.ndjson")}:3: malformed JSON`)
+    assert.include(first.stderr, `${Path.join(inputs, "a.ndjson")}:6:`)
+    assert.include(first.stderr, `${wrapped}:events[1]:`)
+    const written = Fs.readFileSync(rejects, "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    assert.deepStrictEqual(written.map((r) => r.where), [
+      `${Path.join(inputs, "a.ndjson")}:3`,
+      `${Path.join(inputs, "a.ndjson")}:6`,
+      `${wrapped}:events[1]`
+    ])
+    assert.strictEqual(written[0].input, "{broken")
+    assert.deepStrictEqual(written[1].input, { topic: "a", event_id: "3" })
+    assert.isTrue(written.every((r) => typeof r.reason === "string" && r.reason.length > 0))
+
+    const again = await cli(["ingest", "--db", db, "--quiet", inputs, wrapped])
+    assert.include(again.stdout, "read 10, accepted 0, duplicates 7", "re-running accepts nothing new")
+
+    const stdin = await cli(["ingest", "--db", db, "--quiet", "-"], { input: `${event("d", "1")}\n${event("a", "1")}\n` })
+    assert.strictEqual(stdin.code, 0)
+    assert.include(stdin.stdout, "read 2, accepted 1, duplicates 1, conflicts 0, rejected 0")
+
+    const stats = await cli(["stats", "--db", db, "--json"])
+    assert.strictEqual(stats.code, 0)
+    const s = JSON.parse(stats.stdout)
+    assert.strictEqual(s.unique_processed, 6)
+    assert.strictEqual(s.received, s.unique_processed + s.duplicate_dropped + s.pending)
+    assert.deepStrictEqual(s.topics, ["a", "b", "c", "d"])
+
+    const table = await cli(["stats", "--db", db])
+    assert.match(table.stdout, /unique_processed\s+6/)
+    assert.match(table.stdout, /^b\s+2\s+2\s+0$/m)
+
+    const events = await cli(["events", "--db", db, "--topic", "a"])
+    assert.strictEqual(events.code, 0)
+    assert.match(events.stdout, /^1\s+a\s+1\s+2025-01-31T12:00:00Z\s+cli-test\s+\{\}$/m)
+    assert.match(events.stdout, /^2\s+a\s+2\s/m)
+    assert.include(events.stdout, "(end of log)")
+    const page = JSON.parse((await cli(["events", "--db", db, "--limit", "2", "--json"])).stdout)
+    assert.deepStrictEqual(page.events.map((e: { seq: number }) => e.seq), [1, 2])
+    assert.strictEqual(page.next_after, 2)
+  })
+
+  it("remote ingest, publish's self-check, stats and events against a running server", async () => {
+    const server = await serve(Path.join(dir, "served.sqlite"))
+    try {
+      const file = Path.join(dir, "remote.ndjson")
+      Fs.writeFileSync(file, Array.from({ length: 2500 }, (_, i) => event("r", String(i % 2000))).join("\n"))
+      const ingest = await cli(["ingest", "--url", server.url, "--batch-size", "500", "--quiet", file])
+      assert.strictEqual(ingest.code, 0, ingest.stderr)
+      assert.include(ingest.stdout, "read 2500, accepted 2000, duplicates 500")
+
+      const publish = await cli(["publish", "--counts", "5", "5000", "--duplicates-ratio", "0.2", "--topics", "3", "--url", server.url])
+      assert.strictEqual(publish.code, 0, publish.stderr)
+      const lines = publish.stdout.trim().split("\n")
+      assert.strictEqual(lines.length, 2)
+      assert.include(lines[0], "sent 5 events (4 unique, 1 re-sent)")
+      assert.include(lines[1], "+5000 received, +4000 unique, +1000 duplicates: OK")
+
+      const stats = JSON.parse((await cli(["stats", "--url", server.url, "--json"])).stdout)
+      assert.strictEqual(stats.received, 2500 + 5005)
+      assert.strictEqual(stats.unique_processed, 2000 + 4004)
+      const events = await cli(["events", "--url", server.url, "--topic", "r", "--limit", "3"])
+      assert.match(events.stdout, /^3\s+r\s+2\s/m)
+      assert.include(events.stdout, "(more: --after 3)")
+    } finally {
+      assert.strictEqual(await server.stop(), 0, "serve exits 0 on SIGTERM")
+    }
+    const down = await cli(["stats", "--url", server.url])
+    assert.notStrictEqual(down.code, 0)
+    assert.include(down.stderr, "cannot reach the server")
+  })
+})
