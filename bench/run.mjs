@@ -1,0 +1,260 @@
+// npm run bench: every figure next to a baseline measured in the same run, PASS/FALL SHORT against
+// the targets, a table on stdout and bench/results/latest.json. Needs a build (npm install does it).
+// Usage: node bench/run.mjs [--seconds N] [--lines N]
+import autocannon from "autocannon"
+import Database from "better-sqlite3"
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i === -1 ? fallback : Number(process.argv[i + 1])
+}
+const SECONDS = arg("seconds", 10)
+const LINES = arg("lines", 1_000_000)
+const SYNCHRONOUS = process.env.SQLITE_SYNCHRONOUS ?? "FULL"
+const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ea-bench-"))
+const log = (line) => process.stderr.write(`[bench] ${line}\n`)
+
+// ---------------------------------------------------------------------------------------------
+// Traffic: the same events for every subject.
+const event = (topic, id) =>
+  ({ topic, event_id: id, timestamp: "2025-01-31T12:00:00Z", source: "bench", payload: { n: 1, tag: "x" } })
+const singleBody = (run) => (i) => JSON.stringify(event("bench", `${run}-${i}`))
+/** 1,000 events: 800 new, 200 re-sent from the previous request (20% duplicates). */
+const batchEvents = (run, i) => {
+  const events = []
+  for (let k = 0; k < 800; k++) events.push(event(`t${k % 4}`, `${run}-${i}-${k}`))
+  for (let k = 0; k < 200; k++) events.push(event(`t${k % 4}`, `${run}-${Math.max(0, i - 1)}-${k}`))
+  return events
+}
+const batchBody = (run) => (i) => JSON.stringify(batchEvents(run, i))
+
+// ---------------------------------------------------------------------------------------------
+// Subjects.
+const waitListening = (child) =>
+  new Promise((resolve, reject) => {
+    let out = ""
+    const onData = (c) => {
+      out += c
+      const m = /Listening on http:\/\/[^:]+:(\d+)/.exec(out)
+      if (m) resolve(`http://127.0.0.1:${m[1]}`)
+    }
+    child.stdout.on("data", onData)
+    child.once("exit", (code) => reject(new Error(`exited ${code} before listening: ${out}`)))
+  })
+
+const stopChild = (child) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve()
+    child.once("exit", () => resolve())
+    child.kill("SIGTERM")
+  })
+
+const startServer = async (db) => {
+  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.js")], {
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, SQLITE_SYNCHRONOUS: SYNCHRONOUS, API_KEY: "" },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  return { url: await waitListening(child), stop: () => stopChild(child) }
+}
+
+const startOriginal = async (db) => {
+  const child = spawn(process.execPath, [Path.join(root, "bench/original-server.mjs"), db, "0"], {
+    env: { ...process.env, SQLITE_SYNCHRONOUS: SYNCHRONOUS },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  return { url: await waitListening(child), stop: () => stopChild(child) }
+}
+
+/** The HTTP ceiling: node:http reading and parsing the same body, answering without storage. */
+const startRaw = () =>
+  new Promise((resolve) => {
+    const server = Http.createServer((req, res) => {
+      const chunks = []
+      req.on("data", (c) => chunks.push(c))
+      req.on("end", () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+        const n = Array.isArray(body) ? body.length : 1
+        const text = JSON.stringify({ received: n, accepted: n, duplicates: 0, conflicts: 0 })
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) })
+        res.end(text)
+      })
+    })
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        url: `http://127.0.0.1:${server.address().port}`,
+        stop: () => new Promise((done) => (server.closeAllConnections(), server.close(() => done())))
+      }))
+  })
+
+const load = (url, connections, body) =>
+  new Promise((resolve, reject) => {
+    let i = 0
+    autocannon({
+      url: `${url}/publish`,
+      connections,
+      duration: SECONDS,
+      requests: [{ method: "POST", headers: { "content-type": "application/json" }, setupRequest: (r) => ({ ...r, body: body(i++) }) }]
+    }, (error, result) =>
+      error ? reject(error) : resolve({
+        rps: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        errors: result.errors + result.non2xx
+      }))
+  })
+
+const measure = async (start, connections, body) => {
+  const subject = await start()
+  try {
+    return await load(subject.url, connections, body)
+  } finally {
+    await subject.stop()
+  }
+}
+
+/** Raw better-sqlite3: INSERT OR IGNORE of the batch traffic in 10,000-row transactions, same schema. */
+const rawSqlite = (requests) => {
+  const db = new Database(Path.join(dir, "raw.sqlite"))
+  db.pragma("journal_mode = WAL")
+  db.pragma(`synchronous = ${SYNCHRONOUS}`)
+  db.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, event_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL);
+    CREATE UNIQUE INDEX events_key ON events (topic, event_id);
+    CREATE INDEX events_topic_seq ON events (topic, seq);`)
+  const insert = db.prepare(
+    "INSERT OR IGNORE INTO events (topic, event_id, timestamp, source, payload, received_at) VALUES (?, ?, ?, ?, ?, ?)"
+  )
+  const tx = db.transaction((rows) => {
+    const now = new Date().toISOString()
+    for (const e of rows) insert.run(e.topic, e.event_id, e.timestamp, e.source, JSON.stringify(e.payload), now)
+  })
+  const all = []
+  for (let i = 0; i < requests; i++) all.push(...batchEvents("raw", i))
+  const t0 = performance.now()
+  for (let i = 0; i < all.length; i += 10_000) tx(all.slice(i, i + 10_000))
+  const seconds = (performance.now() - t0) / 1000
+  db.close()
+  return all.length / seconds
+}
+
+/** Runs the CLI's local ingest on a generated NDJSON file; peak RSS from /proc (VmHWM). */
+const ingest = async (file, db) => {
+  const child = spawn(process.execPath, [Path.join(root, "packages/cli/dist/bin.js"), "ingest", "--db", db, "--quiet", file], {
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  let out = ""
+  child.stdout.on("data", (c) => (out += c))
+  let peak = 0
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(Fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024)
+    } catch {
+      // exited between polls
+    }
+  }, 50)
+  const code = await new Promise((resolve) => child.once("exit", resolve))
+  clearInterval(poll)
+  const m = /read (\d+), accepted (\d+).*, (\d+) events\/s/.exec(out)
+  if (code !== 0 || !m) throw new Error(`ingest failed (${code}): ${out}`)
+  return { eventsPerSecond: Number(m[3]), peakRss: peak, accepted: Number(m[2]) }
+}
+
+const writeNdjson = (file, lines) =>
+  new Promise((resolve) => {
+    const out = Fs.createWriteStream(file)
+    let i = 0
+    const write = () => {
+      let ok = true
+      while (i < lines && ok) {
+        const id = i % 10 === 9 ? i - 5 : i // 10% duplicates of recent lines
+        ok = out.write(JSON.stringify(event(`t${id % 8}`, `e-${id}`)) + "\n")
+        i++
+      }
+      if (i < lines) out.once("drain", write)
+      else out.end(resolve)
+    }
+    write()
+  })
+
+/** Spawn to first 200 from /ready, on a database that already holds `n` events. */
+const startup = async (db) => {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.js")], {
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, API_KEY: "" },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  const url = await waitListening(child)
+  for (;;) {
+    const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false)
+    if (ok) break
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  const seconds = (performance.now() - t0) / 1000
+  const stats = await fetch(`${url}/stats`).then((r) => r.json())
+  await stopChild(child)
+  return { seconds, stored: stats.unique_processed }
+}
+
+// ---------------------------------------------------------------------------------------------
+const rows = []
+const row = (c, subject, value, unit, baseline, ratio, target, pass) =>
+  rows.push({ case: c, subject, value: Math.round(value * 100) / 100, unit, baseline, ratio, target, result: pass === undefined ? "" : pass ? "PASS" : "FALL SHORT" })
+const r2 = (x) => Math.round(x * 100) / 100
+
+try {
+  log(`machine: ${Os.cpus().length} × ${Os.cpus()[0]?.model}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB, node ${process.version}; ${SECONDS}s per load, synchronous=${SYNCHRONOUS}`)
+
+  log("case 1: single-event POST /publish, durable, 64 connections")
+  const raw1 = await measure(startRaw, 64, singleBody("raw"))
+  const orig1 = await measure(() => startOriginal(Path.join(dir, "orig1.sqlite")), 64, singleBody("orig"))
+  const srv1 = await measure(() => startServer(Path.join(dir, "srv1.sqlite")), 64, singleBody("srv"))
+  row("1 single event", "raw node:http (ceiling)", raw1.rps, "req/s", "", "", "", undefined)
+  row("1 single event", "original design (1 tx/request)", orig1.rps, "req/s", "", "", "", undefined)
+  row("1 single event", "server, req/s vs ceiling", srv1.rps, "req/s", "raw node:http", r2(srv1.rps / raw1.rps), "≥ 0.30", srv1.rps / raw1.rps >= 0.3)
+  row("1 single event", "server, p99 latency", srv1.p99, "ms", "", "", "≤ 20 ms", srv1.p99 <= 20)
+  row("1 single event", "server vs original design", srv1.rps, "req/s", "original", r2(srv1.rps / orig1.rps), "≥ 10", srv1.rps / orig1.rps >= 10)
+
+  log("case 2: 1,000-event batches, durable, 16 connections, 20% duplicates")
+  const orig2 = await measure(() => startOriginal(Path.join(dir, "orig2.sqlite")), 16, batchBody("orig"))
+  const srv2 = await measure(() => startServer(Path.join(dir, "srv2.sqlite")), 16, batchBody("srv"))
+  const sqlite2 = rawSqlite(300)
+  row("2 batches of 1,000", "raw better-sqlite3, 10,000-row tx (ceiling)", sqlite2, "events/s", "", "", "", undefined)
+  row("2 batches of 1,000", "original design (1 tx/request)", orig2.rps * 1000, "events/s", "", "", "", undefined)
+  row("2 batches of 1,000", "server, events/s vs ceiling", srv2.rps * 1000, "events/s", "raw better-sqlite3", r2((srv2.rps * 1000) / sqlite2), "≥ 0.70", (srv2.rps * 1000) / sqlite2 >= 0.7)
+  row("2 batches of 1,000", "server, p99 latency", srv2.p99, "ms", "", "", "", undefined)
+  row("2 batches of 1,000", "server vs original design", srv2.rps * 1000, "events/s", "original", r2(srv2.rps / orig2.rps), "", undefined)
+
+  log(`case 4: local ingest of a ${LINES}-line NDJSON file`)
+  const file = Path.join(dir, "events.ndjson")
+  await writeNdjson(file, LINES)
+  const db4 = Path.join(dir, "ingest.sqlite")
+  const ing = await ingest(file, db4)
+  row("4 ingest", "event-aggregator ingest (local)", ing.eventsPerSecond, "events/s", "", "", "≥ 200,000", ing.eventsPerSecond >= 200_000)
+  row("4 ingest", "peak RSS", ing.peakRss / 2 ** 20, "MiB", "", "", "≤ 300 MB", ing.peakRss <= 300e6)
+
+  log("case 5: start-up to /ready with the ingested events stored")
+  const up = await startup(db4)
+  row("5 start-up", `spawn to /ready, ${up.stored} events stored`, up.seconds, "s", "", "", "≤ 1 s", up.seconds <= 1)
+
+  console.table(rows)
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: Os.cpus().length, model: Os.cpus()[0]?.model, memGiB: Math.round(Os.totalmem() / 2 ** 30), node: process.version },
+    settings: { seconds: SECONDS, lines: LINES, synchronous: SYNCHRONOUS },
+    raw: { case1: { raw: raw1, original: orig1, server: srv1 }, case2: { original: orig2, server: srv2, sqliteCeiling: sqlite2 }, case4: ing, case5: up },
+    rows
+  }
+  Fs.mkdirSync(Path.join(root, "bench/results"), { recursive: true })
+  Fs.writeFileSync(Path.join(root, "bench/results/latest.json"), JSON.stringify(result, null, 2) + "\n")
+  log("wrote bench/results/latest.json")
+} finally {
+  Fs.rmSync(dir, { recursive: true, force: true })
+}
