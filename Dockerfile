@@ -25,4 +25,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # SIGTERM from `docker stop` drains the queue and exits 0 (node is PID 1 and handles signals itself).
-CMD ["node", "packages/server/dist/main.js"]
+CMD ["node", "packages/server/dist/main.bundle.js"]

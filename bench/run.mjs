@@ -57,7 +57,7 @@ const stopChild = (child) =>
   })
 
 const startServer = async (db) => {
-  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.js")], {
+  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.bundle.js")], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, SQLITE_SYNCHRONOUS: SYNCHRONOUS, API_KEY: "" },
     stdio: ["ignore", "pipe", "inherit"]
   })
@@ -146,7 +146,7 @@ const rawSqlite = (requests) => {
 
 /** Runs the CLI's local ingest on a generated NDJSON file; peak RSS from /proc (VmHWM). */
 const ingest = async (file, db) => {
-  const child = spawn(process.execPath, [Path.join(root, "packages/cli/dist/bin.js"), "ingest", "--db", db, "--quiet", file], {
+  const child = spawn(process.execPath, [Path.join(root, "packages/cli/dist/event-aggregator.js"), "ingest", "--db", db, "--quiet", file], {
     stdio: ["ignore", "pipe", "inherit"]
   })
   let out = ""
@@ -187,7 +187,7 @@ const writeNdjson = (file, lines) =>
 /** Spawn to first 200 from /ready, on a database that already holds `n` events. */
 const startup = async (db) => {
   const t0 = performance.now()
-  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.js")], {
+  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.bundle.js")], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, API_KEY: "" },
     stdio: ["ignore", "pipe", "inherit"]
   })

@@ -1,12 +1,12 @@
-// Child-process tests run the built server: bring dist/ up to date first (incremental, fast).
+// Child-process tests run what ships (the bundled server and CLI): bring dist/ up to date first
+// (tsc -b is incremental; the bundles take about a second).
 import { execFileSync } from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 export default function setup() {
   const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
-  execFileSync(process.execPath, [Path.join(root, "node_modules/typescript/bin/tsc"), "-b", "tsconfig.build.json"], {
-    cwd: root,
-    stdio: "inherit"
-  })
+  const run = (...args: Array<string>) => execFileSync(process.execPath, args, { cwd: root, stdio: "inherit" })
+  run(Path.join(root, "node_modules/typescript/bin/tsc"), "-b", "tsconfig.build.json")
+  run(Path.join(root, "scripts/bundle.mjs"))
 }

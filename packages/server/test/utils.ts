@@ -107,7 +107,7 @@ export const allEvents = (base: string, topic?: string) =>
   })
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
-export const mainJs = Path.join(root, "packages/server/dist/main.js")
+export const mainJs = Path.join(root, "packages/server/dist/main.bundle.js")
 
 export interface Child {
   readonly url: string

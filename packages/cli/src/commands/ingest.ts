@@ -87,7 +87,7 @@ export const ingest = Command.make("ingest", options, (f) =>
         progress.update(counts)
       })
 
-    const records = Input.read(files, progress.bytes)[Symbol.asyncIterator]()
+    const records = Input.chunks(Input.read(files, progress.bytes), 1000)[Symbol.asyncIterator]()
     let batch: Array<Event.Event> = []
     for (;;) {
       const next = yield* Effect.tryPromise({
@@ -95,21 +95,26 @@ export const ingest = Command.make("ingest", options, (f) =>
         catch: (error) => new Rejected({ message: `cannot read input: ${(error as Error).message}` })
       })
       if (next.done) break
-      const record = next.value
-      counts.read++
-      if ("error" in record) {
-        reject(record.where, record.error, record.raw ?? null)
-        continue
-      }
-      const valid = Event.validate([record.value], { maxEventBytes })
-      if (Either.isLeft(valid)) {
-        reject(record.where, valid.left.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; "), record.value)
-        continue
-      }
-      batch.push(valid.right[0]!)
-      if (batch.length >= f.batchSize) {
-        yield* flush(batch)
-        batch = []
+      for (const record of next.value) {
+        counts.read++
+        if ("error" in record) {
+          reject(record.where, record.error, record.raw ?? null)
+          continue
+        }
+        if (Event.isValid(record.value, maxEventBytes)) {
+          batch.push(record.value)
+        } else {
+          const invalid = Event.validate([record.value], { maxEventBytes })
+          const reason = Either.isLeft(invalid)
+            ? invalid.left.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
+            : "invalid event"
+          reject(record.where, reason, record.value)
+          continue
+        }
+        if (batch.length >= f.batchSize) {
+          yield* flush(batch)
+          batch = []
+        }
       }
     }
     if (batch.length > 0) yield* flush(batch)

@@ -112,6 +112,19 @@ async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator
   }
 }
 
+/** The records of `source` in arrays of up to `size`: one await per array, not per record. */
+export async function* chunks<A>(source: AsyncIterable<A>, size: number): AsyncGenerator<Array<A>> {
+  let chunk: Array<A> = []
+  for await (const item of source) {
+    chunk.push(item)
+    if (chunk.length >= size) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}
+
 /** Every record of every input, in order. `onBytes` reports progress through the files. */
 export async function* read(files: ReadonlyArray<string>, onBytes: (n: number) => void): AsyncGenerator<Record> {
   for (const file of files) {
