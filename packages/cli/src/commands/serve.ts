@@ -4,9 +4,21 @@ import { Launch, Server, ServerConfig } from "@event-aggregator/server"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+
+/** A size in bytes: 262144, 256KiB, 16MiB, 1GB ... */
+const size = (name: string) =>
+  Options.text(name).pipe(Options.mapEffect((text) => {
+    const bytes = AggregatorConfig.parseBytes(text)
+    return bytes === undefined
+      ? Effect.fail(ValidationError.invalidValue(
+        HelpDoc.p(`--${name} must be a size in bytes such as 262144 or 256KiB, got ${JSON.stringify(text)}`)
+      ))
+      : Effect.succeed(bytes)
+  }))
 
 const flag = <A>(options: Options.Options<A>, description: string) =>
   options.pipe(Options.withDescription(description), Options.optional)
@@ -18,7 +30,11 @@ const flags = {
   workers: flag(Options.integer("workers"), "worker fibers (default: $WORKER_COUNT or 2)"),
   queueMaxSize: flag(Options.integer("queue-max-size"), "queue capacity in events, 0 = unbounded (default: $QUEUE_MAXSIZE or 0)"),
   ackMode: flag(Options.choice("ack-mode", ["durable", "queued"]), "default ack (default: $ACK_MODE or durable)"),
-  synchronous: flag(Options.choice("synchronous", ["FULL", "NORMAL"]), "SQLite synchronous (default: $SQLITE_SYNCHRONOUS or FULL)")
+  synchronous: flag(Options.choice("synchronous", ["FULL", "NORMAL"]), "SQLite synchronous (default: $SQLITE_SYNCHRONOUS or FULL)"),
+  maxBatch: flag(Options.integer("max-batch"), "most events per request (default: $MAX_BATCH or 10000)"),
+  maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
+  maxEventBytes: flag(size("max-event-bytes"), "largest serialized payload, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
+  apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
 }
 
 const some = <K extends string, A>(key: K, value: Option.Option<A>): Partial<Record<K, A>> =>
@@ -30,9 +46,17 @@ export const serve = Command.make("serve", flags, (f) => {
       ...some("dbPath", f.db),
       ...some("workerCount", f.workers),
       ...some("queueMaxSize", f.queueMaxSize),
-      ...some("synchronous", f.synchronous)
+      ...some("synchronous", f.synchronous),
+      ...some("maxEventBytes", f.maxEventBytes)
     }),
-    ServerConfig.layerFromEnv({ ...some("port", f.port), ...some("host", f.host), ...some("ackMode", f.ackMode) })
+    ServerConfig.layerFromEnv({
+      ...some("port", f.port),
+      ...some("host", f.host),
+      ...some("ackMode", f.ackMode),
+      ...some("maxBatch", f.maxBatch),
+      ...some("maxBodyBytes", f.maxBodyBytes),
+      ...(Option.isSome(f.apiKey) ? { apiKey: f.apiKey } : {})
+    })
   )
   return Server.layer.pipe(
     Layer.provide(SqliteEventStore.layer),
@@ -41,6 +65,6 @@ export const serve = Command.make("serve", flags, (f) => {
     Effect.provide(ConfigLive)
   )
 }).pipe(Command.withDescription(HelpDoc.blocks([
-  HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. Every other setting (MAX_BATCH, API_KEY, LOG_LEVEL, ...) comes from the environment."),
+  HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. LOG_LEVEL comes from the environment."),
   HelpDoc.p("Example: event-aggregator serve --port 8080 --db data/dedup.sqlite --workers 2")
 ])))
