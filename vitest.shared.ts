@@ -14,7 +14,9 @@ const config: ViteUserConfig = {
       { find: /^@event-aggregator\/core\/(.*)$/, replacement: `${pkg("core")}/$1.ts` },
       { find: /^@event-aggregator\/core$/, replacement: `${pkg("core")}/index.ts` },
       { find: /^@event-aggregator\/server\/(.*)$/, replacement: `${pkg("server")}/$1.ts` },
-      { find: /^@event-aggregator\/server$/, replacement: `${pkg("server")}/index.ts` }
+      { find: /^@event-aggregator\/server$/, replacement: `${pkg("server")}/index.ts` },
+      { find: /^@event-aggregator\/postgres\/(.*)$/, replacement: `${pkg("postgres")}/$1.ts` },
+      { find: /^@event-aggregator\/postgres$/, replacement: `${pkg("postgres")}/index.ts` }
     ]
   },
   test: {

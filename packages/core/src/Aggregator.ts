@@ -147,6 +147,8 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, EventStore.StoreError>
   /** False once shutdown has begun. */
   readonly accepting: Effect.Effect<boolean>
+  /** Accepting, and the store answers now (a shared database can go away and come back). */
+  readonly ready: Effect.Effect<boolean>
 }>() {}
 
 /** Prometheus-style metrics, updated once per commit group. */
@@ -439,8 +441,38 @@ export const make: Effect.Effect<
     })
   )
 
+  /**
+   * With a shared store the persisted counters are the cluster's: read them, and add this
+   * process's pending events (received = unique + duplicates + pending holds by construction).
+   * If the store cannot answer, the local view stands in.
+   */
+  const current: Effect.Effect<State> = store.shared
+    ? Effect.flatMap(Ref.get(state), (local) =>
+      store.counters.pipe(
+        Effect.map((persisted): State => {
+          let u = 0
+          let d = 0
+          let c = 0
+          for (const t of persisted.per_topic.values()) {
+            u += t.unique_processed
+            d += t.duplicate_dropped
+            c += t.conflicts
+          }
+          return {
+            ...local,
+            received: u + d + local.pending,
+            unique: u,
+            duplicates: d,
+            conflicts: c,
+            perTopic: HashMap.fromIterable(persisted.per_topic)
+          }
+        }),
+        Effect.orElseSucceed(() => local)
+      ))
+    : Ref.get(state)
+
   const stats = Effect.map(
-    Effect.zip(Ref.get(state), Clock.currentTimeMillis),
+    Effect.zip(current, Clock.currentTimeMillis),
     ([s, now]): Stats => {
       const entries = Array.from(s.perTopic).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       const topics = entries.map(([topic]) => topic)
@@ -476,7 +508,9 @@ export const make: Effect.Effect<
         return { events, next_after: events[events.length - 1]?.seq ?? null }
       }),
     get: store.get,
-    accepting: Effect.map(Ref.get(state), (s) => !s.closing)
+    accepting: Effect.map(Ref.get(state), (s) => !s.closing),
+    ready: Effect.flatMap(Ref.get(state), (s) =>
+      s.closing ? Effect.succeed(false) : Effect.as(store.ping, true).pipe(Effect.orElseSucceed(() => false)))
   })
 })
 

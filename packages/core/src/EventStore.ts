@@ -93,4 +93,11 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
   readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, StoreError>
   /** The persisted counters, read without scanning the events. */
   readonly counters: Effect.Effect<Counters, StoreError>
+  /**
+   * True when other processes may append to the same store (PostgreSQL): the counters then move
+   * without this process, and an Aggregator reads them from the store for its stats.
+   */
+  readonly shared: boolean
+  /** Succeeds when the store can serve requests now (readiness: `/ready`). */
+  readonly ping: Effect.Effect<void, StoreError>
 }>() {}

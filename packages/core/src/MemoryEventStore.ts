@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
-import * as Plan from "./internal/plan.js"
+import * as Plan from "./CommitPlan.js"
 
 interface StoredRow extends Plan.Row {
   readonly received_at: string
@@ -89,7 +89,9 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
     append,
     read,
     get,
-    counters: Effect.sync(() => ({ per_topic: new Map(counters) }))
+    counters: Effect.sync(() => ({ per_topic: new Map(counters) })),
+    shared: false,
+    ping: Effect.void
   })
 })
 

@@ -19,7 +19,7 @@ import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
 import { migrations } from "./internal/migrations/sqlite.js"
-import * as Plan from "./internal/plan.js"
+import * as Plan from "./CommitPlan.js"
 
 /**
  * @since 0.1.0
@@ -165,7 +165,9 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
     )
   )
 
-  return EventStore.EventStore.of({ append, read, get, counters })
+  // One writer process per file (see the README), so the counters only move through this one.
+  const ping = EventStore.StoreError.refail("read", Effect.asVoid(sql.unsafe("SELECT 1")))
+  return EventStore.EventStore.of({ append, read, get, counters, shared: false, ping })
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 export * as Aggregator from "./Aggregator.js"
 export * as AggregatorConfig from "./AggregatorConfig.js"
+export * as CommitPlan from "./CommitPlan.js"
 export * as Event from "./Event.js"
 export * as EventStore from "./EventStore.js"
 export * as MemoryEventStore from "./MemoryEventStore.js"

@@ -19,12 +19,14 @@ export const OpsHttpLive = HttpApiBuilder.group(Api.Api, "ops", (handlers) =>
     return handlers
       .handle("health", () => Effect.succeed({ status: "ok" as const }))
       .handle("ready", () =>
-        Effect.flatMap(aggregator.accepting, (accepting) =>
-          lifecycle.ready && accepting
+        Effect.flatMap(Effect.zip(aggregator.accepting, aggregator.ready), ([accepting, ready]) =>
+          lifecycle.ready && ready
             ? Effect.succeed({ status: "ready" as const })
             : Effect.fail<typeof Api.NotReady.Type>({
               error: "NotReady",
-              message: lifecycle.ready ? "the aggregator is draining" : "the server is starting or draining"
+              message: !lifecycle.ready || !accepting
+                ? "the server is starting or draining"
+                : "the event store does not answer"
             })))
       .handle("metrics", () => prometheus.scrape)
   })

@@ -1,6 +1,11 @@
-/** How a commit group becomes rows and outcomes, given what is already stored: shared by every store. */
-import * as Event from "../Event.js"
-import type { Outcome, TopicCounters } from "../EventStore.js"
+/**
+ * How a commit group becomes rows and outcomes, given what is already stored: the dedup rules
+ * every EventStore implementation shares (first copy wins, conflicts never overwrite).
+ *
+ * @since 0.1.0
+ */
+import * as Event from "./Event.js"
+import type { Outcome, TopicCounters } from "./EventStore.js"
 
 /** A stored copy, as much of it as deciding duplicate vs conflict needs. */
 export interface Existing {
