@@ -1,6 +1,6 @@
 /** PostgreSQL for tests: a fresh schema per use, dropped afterwards; skipped (visibly) without a server, unless CI. */
 import * as Redacted from "effect/Redacted"
-import pg from "pg"
+import { Client } from "pg"
 
 export const baseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
@@ -8,8 +8,8 @@ export const baseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127
 export const urlFor = (schema: string): Redacted.Redacted<string> =>
   Redacted.make(`${baseUrl}${baseUrl.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`)
 
-const admin = async <A>(f: (client: pg.Client) => Promise<A>): Promise<A> => {
-  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 3000 })
+const admin = async <A>(f: (client: Client) => Promise<A>): Promise<A> => {
+  const client = new Client({ connectionString: baseUrl, connectionTimeoutMillis: 3000 })
   await client.connect()
   try {
     return await f(client)
