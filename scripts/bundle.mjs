@@ -9,7 +9,8 @@ const common = {
   platform: "node",
   format: "esm",
   target: "node20",
-  external: ["better-sqlite3"],
+  // better-sqlite3 is a native addon; the PostgreSQL store (and pg) load only when EVENT_STORE=postgres.
+  external: ["better-sqlite3", "@event-aggregator/postgres"],
   sourcemap: true,
   logLevel: "warning",
   // CommonJS dependencies bundled into ESM still call require().

@@ -12,18 +12,15 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { run } from "./Cli.js"
 
-/** `--counts 5 5000` is read as `--counts 5 --counts 5000` (the seed's spelling). */
+/** `--counts 5 5000` (the seed's spelling) is read as `--counts 5,5000`. */
 const expandCounts = (argv: ReadonlyArray<string>): Array<string> => {
   const out: Array<string> = []
   for (let i = 0; i < argv.length; i++) {
     out.push(argv[i]!)
     if (argv[i] === "--counts") {
-      let first = true
-      while (i + 1 < argv.length && /^\d+$/.test(argv[i + 1]!)) {
-        if (!first) out.push("--counts")
-        out.push(argv[++i]!)
-        first = false
-      }
+      const values: Array<string> = []
+      while (i + 1 < argv.length && /^\d+$/.test(argv[i + 1]!)) values.push(argv[++i]!)
+      if (values.length > 0) out.push(values.join(","))
     }
   }
   return out

@@ -2,6 +2,7 @@
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
@@ -13,11 +14,19 @@ import * as Remote from "../internal/remote.js"
 export class CheckFailed extends Data.TaggedError("CheckFailed")<{ readonly message: string }> {}
 
 const options = {
-  url: Options.text("url").pipe(Options.withDescription("the server"), Options.withDefault("http://localhost:8080")),
+  url: Options.text("url").pipe(
+    Options.withDescription("the server; several --url spread the batches round-robin over instances sharing one store"),
+    Options.atLeast(0)
+  ),
   apiKey: Shared.apiKey,
-  counts: Options.integer("counts").pipe(
-    Options.withDescription("events to send per run; several runs: --counts 5 --counts 5000"),
-    Options.atLeast(1)
+  counts: Options.text("counts").pipe(
+    Options.withDescription("events to send per run; several runs: --counts 5 5000 (or 5,5000)"),
+    Options.mapEffect((text) => {
+      const counts = text.split(/[,\s]+/).filter((s) => s.length > 0)
+      return counts.length > 0 && counts.every((c) => /^\d+$/.test(c) && Number(c) >= 1)
+        ? Effect.succeed(counts.map(Number))
+        : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--counts takes whole numbers of 1 or more, got ${JSON.stringify(text)}`)))
+    })
   ),
   duplicatesRatio: Options.float("duplicates-ratio").pipe(
     Options.withDescription("share of each run's events that re-send an earlier event of the run (0 to <1)"),
@@ -36,7 +45,9 @@ export const publish = Command.make("publish", options, (f) =>
     if (f.topics < 1 || f.batchSize < 1 || f.batchSize > 10_000 || f.concurrency < 1) {
       return yield* new CheckFailed({ message: "--topics, --concurrency must be 1 or more; --batch-size 1 to 10000" })
     }
-    const client = yield* Remote.make(f.url, f.apiKey)
+    const urls = f.url.length > 0 ? f.url : ["http://localhost:8080"]
+    const clients = yield* Effect.forEach(urls, (url) => Remote.make(url, f.apiKey))
+    const client = clients[0]!
     const run = `${Date.now().toString(36)}-${process.pid}`
     let failed = 0
     for (const [r, count] of f.counts.entries()) {
@@ -57,7 +68,10 @@ export const publish = Command.make("publish", options, (f) =>
 
       const before = yield* client.stats
       const started = performance.now()
-      yield* Effect.forEach(batches, (batch) => client.publish(batch), { concurrency: f.concurrency, discard: true })
+      yield* Effect.forEach(batches, (batch, b) => clients[b % clients.length]!.publish(batch), {
+        concurrency: f.concurrency,
+        discard: true
+      })
       const seconds = (performance.now() - started) / 1000
       const after = yield* client.stats
       const delta = {
@@ -82,5 +96,5 @@ export const publish = Command.make("publish", options, (f) =>
     }
   }).pipe(Effect.provide(NodeHttpClient.layerUndici))).pipe(Command.withDescription(HelpDoc.blocks([
     HelpDoc.p("Send test traffic to a server: for each count, that many events in batches, of which --duplicates-ratio re-send earlier ones, then check that the server's /stats moved by exactly what was sent (exit 1 if not). Fresh topics each run, so it can be re-run against the same server; other traffic during a run makes the check fail."),
-    HelpDoc.p("Example: event-aggregator publish --counts 5 --counts 5000 --duplicates-ratio 0.2 --topics 3 --url http://localhost:8080")
+    HelpDoc.p("Example: event-aggregator publish --counts 5 5000 --duplicates-ratio 0.2 --topics 3 --url http://localhost:8080")
   ])))

@@ -1,6 +1,6 @@
 /** `serve`: the HTTP server, with flags over SPEC.md's environment variables. */
-import { AggregatorConfig, SqliteEventStore } from "@event-aggregator/core"
-import { Launch, Server, ServerConfig } from "@event-aggregator/server"
+import { AggregatorConfig } from "@event-aggregator/core"
+import { Launch, Server, ServerConfig, StoreConfig } from "@event-aggregator/server"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
@@ -34,6 +34,8 @@ const flags = {
   maxBatch: flag(Options.integer("max-batch"), "most events per request (default: $MAX_BATCH or 10000)"),
   maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
   maxEventBytes: flag(size("max-event-bytes"), "largest serialized payload, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
+  store: flag(Options.choice("store", ["sqlite", "postgres", "memory"]), "event store (default: $EVENT_STORE or sqlite)"),
+  databaseUrl: flag(Options.redacted("database-url"), "PostgreSQL URL for --store postgres (default: $DATABASE_URL)"),
   apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
 }
 
@@ -59,12 +61,15 @@ export const serve = Command.make("serve", flags, (f) => {
     })
   )
   return Server.layer.pipe(
-    Layer.provide(SqliteEventStore.layer),
+    Layer.provide(StoreConfig.layerFromEnv({
+      ...some("kind", f.store),
+      ...(Option.isSome(f.databaseUrl) ? { databaseUrl: f.databaseUrl } : {})
+    })),
     Launch.launch,
     Effect.provide(Server.LoggerLive),
     Effect.provide(ConfigLive)
   )
 }).pipe(Command.withDescription(HelpDoc.blocks([
   HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. LOG_LEVEL comes from the environment."),
-  HelpDoc.p("Example: event-aggregator serve --port 8080 --db data/dedup.sqlite --workers 2")
+  HelpDoc.p("Example: event-aggregator serve --port 8080 --db data/dedup.sqlite --workers 2\n         event-aggregator serve --store postgres --database-url postgres://user@db:5432/events")
 ])))

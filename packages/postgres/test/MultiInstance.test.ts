@@ -1,0 +1,172 @@
+// Several server processes (the shipped bundle) on one PostgreSQL schema.
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Redacted from "effect/Redacted"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { available, dropSchemas, freshSchema, urlFor } from "./utils.js"
+
+const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
+const mainJs = Path.join(root, "packages/server/dist/main.bundle.js")
+const cliJs = Path.join(root, "packages/cli/dist/event-aggregator.js")
+
+const reachable = await available()
+afterAll(dropSchemas)
+
+interface Instance {
+  readonly url: string
+  readonly process: ChildProcess.ChildProcess
+  readonly exited: Promise<number | string>
+}
+
+const start = (databaseUrl: string) =>
+  new Promise<Instance>((resolve, reject) => {
+    const child = ChildProcess.spawn(process.execPath, [mainJs], {
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", EVENT_STORE: "postgres", DATABASE_URL: databaseUrl, API_KEY: "" },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    const exited = new Promise<number | string>((done) => child.once("exit", (code, signal) => done(code ?? signal ?? "?")))
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString()
+      const m = /Listening on http:\/\/[^:]+:(\d+)/.exec(out)
+      if (m) resolve({ url: `http://127.0.0.1:${m[1]}`, process: child, exited })
+    })
+    child.stderr.on("data", (c: Buffer) => (out += c.toString()))
+    void exited.then((code) => reject(new Error(`server exited ${code}: ${out}`)))
+  })
+
+const stop = async (instance: Instance) => {
+  if (instance.process.exitCode === null && instance.process.signalCode === null) instance.process.kill("SIGTERM")
+  await instance.exited
+}
+
+const event = (topic: string, id: string) => ({
+  topic,
+  event_id: id,
+  timestamp: "2025-01-31T12:00:00Z",
+  source: "multi",
+  payload: { id }
+})
+
+const post = (url: string, events: ReadonlyArray<unknown>) =>
+  fetch(`${url}/publish`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(events) })
+    .then(async (r) => ({ status: r.status, body: await r.json() as any }), () => ({ status: 0, body: undefined as any }))
+
+const readLog = async (url: string) => {
+  const events: Array<any> = []
+  let after = 0
+  for (;;) {
+    const page = await fetch(`${url}/events?after=${after}&limit=10000`).then((r) => r.json() as Promise<any>)
+    events.push(...page.events)
+    if (page.next_after === null) return events
+    after = page.next_after
+  }
+}
+
+describe.skipIf(!reachable)("several aggregator processes on one PostgreSQL database", () => {
+  it("20 publishers on 3 instances: each key once, equal counters, a paging reader sees no gap and no repeat", async () => {
+    const url = Redacted.value(urlFor(await freshSchema("ea_multi")))
+    const instances = await Promise.all([start(url), start(url), start(url)])
+    try {
+      const topic = "multi"
+      let publishing = true
+      // The reader pages with after= on its own connection for as long as the publishers run.
+      const seen: Array<number> = []
+      const reader = (async () => {
+        let after = 0
+        for (;;) {
+          const page = await fetch(`${instances[0]!.url}/events?after=${after}&limit=500`).then((r) => r.json() as Promise<any>)
+          for (const e of page.events) seen.push(e.seq)
+          // next_after is null at the end of what is stored now: keep polling after the last seq seen.
+          if (page.events.length > 0) after = page.events[page.events.length - 1].seq
+          if (page.next_after === null) {
+            if (!publishing) break
+            await new Promise((r) => setTimeout(r, 2))
+          }
+        }
+      })()
+      // 20 publishers, 15 batches of 40 each, keys overlapping across publishers, spread over instances.
+      const publishers = Array.from({ length: 20 }, async (_, p) => {
+        for (let b = 0; b < 15; b++) {
+          const batch = Array.from({ length: 40 }, (_, i) => event(topic, `k-${(p * 37 + b * 40 + i) % 3000}`))
+          const r = await post(instances[(p + b) % 3]!.url, batch)
+          assert.strictEqual(r.status, 200, JSON.stringify(r.body))
+        }
+      })
+      await Promise.all(publishers)
+      publishing = false
+      await reader
+
+      const log = await readLog(instances[1]!.url)
+      const ids = log.map((e) => e.event_id)
+      assert.strictEqual(new Set(ids).size, ids.length, "every key stored once")
+      const expected = new Set<string>()
+      for (let p = 0; p < 20; p++) for (let b = 0; b < 15; b++) for (let i = 0; i < 40; i++) expected.add(`k-${(p * 37 + b * 40 + i) % 3000}`)
+      assert.strictEqual(ids.length, expected.size)
+      assert.deepStrictEqual(seen, log.map((e) => e.seq), "the reader's pages, concatenated, are the final log")
+      for (let i = 1; i < log.length; i++) assert.strictEqual(log[i].seq, log[i - 1].seq + 1, "no gap in seq")
+
+      const stats = await Promise.all(instances.map((i) => fetch(`${i.url}/stats`).then((r) => r.json() as Promise<any>)))
+      for (const s of stats) {
+        assert.strictEqual(s.unique_processed, expected.size)
+        assert.strictEqual(s.received, 20 * 15 * 40)
+        assert.strictEqual(s.duplicate_dropped, 20 * 15 * 40 - expected.size)
+        assert.strictEqual(s.received, s.unique_processed + s.duplicate_dropped + s.pending)
+      }
+    } finally {
+      await Promise.all(instances.map(stop))
+    }
+  }, 120_000)
+
+  it("the CLI publisher's self-check holds for 20,000 events with 30% duplicates over 3 instances", async () => {
+    const url = Redacted.value(urlFor(await freshSchema("ea_scale")))
+    const instances = await Promise.all([start(url), start(url), start(url)])
+    try {
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+        ChildProcess.execFile(process.execPath, [
+          cliJs, "publish", "--counts", "20000", "--duplicates-ratio", "0.3", "--batch-size", "500",
+          ...instances.flatMap((i) => ["--url", i.url])
+        ], { timeout: 90_000 }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })))
+      assert.strictEqual(result.code, 0, result.stdout + result.stderr)
+      assert.include(result.stdout, "+20000 received, +14000 unique, +6000 duplicates: OK")
+    } finally {
+      await Promise.all(instances.map(stop))
+    }
+  }, 120_000)
+
+  it("SIGKILL of one instance under durable load loses nothing it acknowledged; the others keep serving", async () => {
+    const url = Redacted.value(urlFor(await freshSchema("ea_kill")))
+    const instances = await Promise.all([start(url), start(url), start(url)])
+    try {
+      const acknowledged = new Set<string>()
+      let running = true
+      const clients = Array.from({ length: 6 }, async (_, c) => {
+        for (let b = 0; running; b++) {
+          const batch = Array.from({ length: 20 }, (_, i) => event("kill", `c${c}-${b}-${i}`))
+          const r = await post(instances[c % 3]!.url, batch)
+          if (r.status === 200) for (const e of batch) acknowledged.add(e.event_id)
+          else if (c % 3 === 0) await new Promise((res) => setTimeout(res, 20)) // its instance is gone
+        }
+      })
+      await new Promise((r) => setTimeout(r, 1500))
+      instances[0]!.process.kill("SIGKILL")
+      await instances[0]!.exited
+      const ackedAtKill = acknowledged.size
+      await new Promise((r) => setTimeout(r, 1000))
+      running = false
+      await Promise.all(clients)
+      assert.isAbove(acknowledged.size, ackedAtKill, "the other instances kept acknowledging")
+
+      const log = await readLog(instances[1]!.url)
+      const present = new Set(log.map((e) => e.event_id))
+      assert.strictEqual(present.size, log.length, "no key stored twice")
+      assert.deepStrictEqual([...acknowledged].filter((id) => !present.has(id)), [], "every acknowledged event survived")
+      const stats = await fetch(`${instances[2]!.url}/stats`).then((r) => r.json() as Promise<any>)
+      assert.strictEqual(stats.unique_processed, log.length)
+    } finally {
+      await Promise.all(instances.map(stop))
+    }
+  }, 120_000)
+})
