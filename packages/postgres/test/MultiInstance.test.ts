@@ -2,9 +2,10 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Redacted from "effect/Redacted"
 import * as ChildProcess from "node:child_process"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { available, dropSchemas, freshSchema, urlFor } from "./utils.js"
+import { available, baseUrl, dropSchemas, freshSchema, urlFor } from "./utils.js"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const mainJs = Path.join(root, "packages/server/dist/main.bundle.js")
@@ -133,6 +134,72 @@ describe.skipIf(!reachable)("several aggregator processes on one PostgreSQL data
       assert.include(result.stdout, "+20000 received, +14000 unique, +6000 duplicates: OK")
     } finally {
       await Promise.all(instances.map(stop))
+    }
+  }, 120_000)
+
+  it("a database lost while running: /ready and publishes answer 503; both recover when it returns", async () => {
+    // A TCP proxy in front of PostgreSQL stands in for the network: stopping it loses the database.
+    const upstream = new URL(baseUrl)
+    const sockets = new Set<Net.Socket>()
+    let server: Net.Server | undefined
+    let port = 0
+    const open = () =>
+      new Promise<void>((resolve) => {
+        server = Net.createServer((client) => {
+          const db = Net.connect(Number(upstream.port || 5432), upstream.hostname)
+          for (const s of [client, db]) {
+            sockets.add(s)
+            s.on("error", () => {
+              client.destroy()
+              db.destroy()
+            })
+            s.on("close", () => sockets.delete(s))
+          }
+          client.pipe(db).pipe(client)
+        })
+        server.listen(port, "127.0.0.1", () => {
+          port = (server!.address() as Net.AddressInfo).port
+          resolve()
+        })
+      })
+    const cut = () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server!.close(() => resolve())
+      })
+    await open()
+    const schema = await freshSchema("ea_outage")
+    const proxied = new URL(baseUrl)
+    proxied.port = String(port)
+    proxied.searchParams.set("options", `-c search_path=${schema}`)
+    const instance = await start(proxied.toString())
+    const until = async (check: () => Promise<boolean>, what: string) => {
+      for (let i = 0; i < 200; i++) {
+        if (await check()) return
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      assert.fail(`timed out waiting for ${what}`)
+    }
+    const readyStatus = () => fetch(`${instance.url}/ready`).then((r) => r.status)
+    try {
+      assert.strictEqual((await post(instance.url, [event("outage", "before")])).status, 200)
+      await cut()
+      await until(async () => (await readyStatus()) === 503, "/ready to answer 503")
+      const during = await post(instance.url, [event("outage", "during")])
+      assert.strictEqual(during.status, 503, JSON.stringify(during.body))
+      assert.strictEqual(during.body.error, "StoreUnavailable")
+
+      await open()
+      await until(async () => (await readyStatus()) === 200, "/ready to answer 200 again")
+      assert.strictEqual((await post(instance.url, [event("outage", "after")])).status, 200)
+      const ids = (await readLog(instance.url)).map((e) => e.event_id)
+      assert.deepStrictEqual(ids, ["before", "after"], "nothing of the failed publish was stored")
+      const stats = await fetch(`${instance.url}/stats`).then((r) => r.json() as Promise<any>)
+      assert.strictEqual(stats.received, stats.unique_processed + stats.duplicate_dropped + stats.pending)
+      assert.strictEqual(stats.unique_processed, 2)
+    } finally {
+      await stop(instance)
+      await cut()
     }
   }, 120_000)
 
