@@ -3,6 +3,7 @@
 // Usage: node bench/run.mjs [--seconds N] [--lines N]
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
+import pg from "pg"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -56,9 +57,9 @@ const stopChild = (child) =>
     child.kill("SIGTERM")
   })
 
-const startServer = async (db) => {
+const startServer = async (db, env = {}) => {
   const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.bundle.js")], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, SQLITE_SYNCHRONOUS: SYNCHRONOUS, API_KEY: "" },
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, SQLITE_SYNCHRONOUS: SYNCHRONOUS, API_KEY: "", ...env },
     stdio: ["ignore", "pipe", "inherit"]
   })
   return { url: await waitListening(child), stop: () => stopChild(child) }
@@ -203,6 +204,54 @@ const startup = async (db) => {
   return { seconds, stored: stats.unique_processed }
 }
 
+// PostgreSQL: a fresh schema per subject; the ceiling is raw pg on one connection.
+const PG_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const pgSchemas = []
+const pgAdmin = async (f) => {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end()
+  }
+}
+const pgSchema = async (name) => {
+  const schema = `ea_bench_${name}_${process.pid}`
+  await pgAdmin((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema}`))
+  pgSchemas.push(schema)
+  const url = new URL(PG_URL)
+  url.searchParams.set("options", `-c search_path=${schema}`)
+  return url.toString()
+}
+/** Raw pg: INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING of 10,000-row batches, one connection. */
+const rawPg = async (requests) => {
+  const url = await pgSchema("raw")
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`CREATE TABLE events (seq BIGSERIAL PRIMARY KEY, topic TEXT NOT NULL, event_id TEXT NOT NULL,
+      timestamp TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
+      UNIQUE (topic, event_id)); CREATE INDEX ON events (topic, seq)`)
+    const all = []
+    for (let i = 0; i < requests; i++) all.push(...batchEvents("raw", i))
+    const t0 = performance.now()
+    for (let i = 0; i < all.length; i += 10_000) {
+      const rows = all.slice(i, i + 10_000)
+      await client.query(
+        `INSERT INTO events (topic, event_id, timestamp, source, payload, received_at)
+         SELECT *, now()::text FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         ON CONFLICT DO NOTHING`,
+        [rows.map((e) => e.topic), rows.map((e) => e.event_id), rows.map((e) => e.timestamp), rows.map((e) => e.source), rows.map((e) => JSON.stringify(e.payload))]
+      )
+    }
+    return all.length / ((performance.now() - t0) / 1000)
+  } finally {
+    await client.end()
+  }
+}
+const pgReachable = () => pgAdmin((c) => c.query("SELECT 1")).then(() => true, () => false)
+
 // ---------------------------------------------------------------------------------------------
 const rows = []
 const row = (c, subject, value, unit, baseline, ratio, target, pass) =>
@@ -244,6 +293,28 @@ try {
   const up = await startup(db4)
   row("5 start-up", `spawn to /ready, ${up.stored} events stored`, up.seconds, "s", "", "", "≤ 1 s", up.seconds <= 1)
 
+  if (await pgReachable()) {
+    log("case 6: 1,000-event batches into the PostgreSQL store, 16 connections, 20% duplicates")
+    const ceiling = await rawPg(200)
+    const url1 = await pgSchema("one")
+    const one = await measure(() => startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url1 }), 16, batchBody("pg1"))
+    const url2 = await pgSchema("two")
+    const a = await startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url2 })
+    const b = await startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url2 })
+    let two
+    try {
+      const [ra, rb] = await Promise.all([load(a.url, 8, batchBody("pg2a")), load(b.url, 8, batchBody("pg2b"))])
+      two = { rps: ra.rps + rb.rps, p99: Math.max(ra.p99, rb.p99) }
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+    row("6 PostgreSQL batches", "raw pg, unnest ON CONFLICT DO NOTHING, 10,000-row batches, 1 conn (ceiling)", ceiling, "events/s", "", "", "", undefined)
+    row("6 PostgreSQL batches", "server, 1 instance", one.rps * 1000, "events/s", "raw pg", r2((one.rps * 1000) / ceiling), "≥ 0.60", (one.rps * 1000) / ceiling >= 0.6)
+    row("6 PostgreSQL batches", "server, 2 instances (8 + 8 conn)", two.rps * 1000, "events/s", "1 instance", r2(two.rps / one.rps), "≥ 1.00", two.rps >= one.rps)
+  } else {
+    log(`case 6 skipped: PostgreSQL at ${PG_URL} is unreachable`)
+  }
+
   console.table(rows)
   const result = {
     date: new Date().toISOString(),
@@ -257,4 +328,5 @@ try {
   log("wrote bench/results/latest.json")
 } finally {
   Fs.rmSync(dir, { recursive: true, force: true })
+  if (pgSchemas.length > 0) await pgAdmin((c) => c.query(`DROP SCHEMA IF EXISTS ${pgSchemas.join(", ")} CASCADE`)).catch(() => {})
 }
