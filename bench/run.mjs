@@ -3,7 +3,7 @@
 // Usage: node bench/run.mjs [--seconds N] [--lines N]
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
-import pg from "pg"
+import { Client } from "pg"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -208,7 +208,7 @@ const startup = async (db) => {
 const PG_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const pgSchemas = []
 const pgAdmin = async (f) => {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
+  const client = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
   await client.connect()
   try {
     return await f(client)
@@ -227,7 +227,7 @@ const pgSchema = async (name) => {
 /** Raw pg: INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING of 10,000-row batches, one connection. */
 const rawPg = async (requests) => {
   const url = await pgSchema("raw")
-  const client = new pg.Client({ connectionString: url })
+  const client = new Client({ connectionString: url })
   await client.connect()
   try {
     await client.query(`CREATE TABLE events (seq BIGSERIAL PRIMARY KEY, topic TEXT NOT NULL, event_id TEXT NOT NULL,

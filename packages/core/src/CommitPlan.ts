@@ -111,3 +111,25 @@ export const plan = (
   }
   return { outcomes, rows, deltas, accepted: rows.length, duplicates, conflicts }
 }
+
+/** A stored row as the stores keep it: the payload as JSON text (`seq` may come back as text, e.g. BIGINT). */
+export interface StoredRow {
+  readonly seq: number | string
+  readonly topic: string
+  readonly event_id: string
+  readonly timestamp: string
+  readonly source: string
+  readonly payload: string
+  readonly received_at: string
+}
+
+/** A stored row as the event it holds. */
+export const toStored = (row: StoredRow): Event.StoredEvent => ({
+  topic: row.topic,
+  event_id: row.event_id,
+  timestamp: row.timestamp,
+  source: row.source,
+  payload: JSON.parse(row.payload),
+  seq: Number(row.seq),
+  received_at: row.received_at
+})

@@ -16,15 +16,7 @@ interface StoredRow extends Plan.Row {
   readonly received_at: string
 }
 
-const toStored = (row: StoredRow): Event.StoredEvent => ({
-  topic: row.topic,
-  event_id: row.event_id,
-  timestamp: row.timestamp,
-  source: row.source,
-  payload: JSON.parse(row.payload),
-  seq: row.seq,
-  received_at: row.received_at
-})
+const toStored = Plan.toStored
 
 /** Index of the first row with `seq > after` in a seq-ordered array. */
 const firstAfter = (rows: ReadonlyArray<StoredRow>, after: number): number => {

@@ -31,15 +31,7 @@ export interface Options {
   readonly synchronous?: "FULL" | "NORMAL" | undefined
 }
 
-interface StoredRow {
-  readonly seq: number
-  readonly topic: string
-  readonly event_id: string
-  readonly timestamp: string
-  readonly source: string
-  readonly payload: string
-  readonly received_at: string
-}
+type StoredRow = Plan.StoredRow
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
@@ -66,15 +58,7 @@ const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND seq > ? OR
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND event_id = ?`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
-const toStored = (row: StoredRow): Event.StoredEvent => ({
-  topic: row.topic,
-  event_id: row.event_id,
-  timestamp: row.timestamp,
-  source: row.source,
-  payload: JSON.parse(row.payload),
-  seq: row.seq,
-  received_at: row.received_at
-})
+const toStored = Plan.toStored
 
 const runMigrations = Migrator.make({})
 

@@ -80,25 +80,8 @@ const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND event_id = $2`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
-interface StoredRow {
-  readonly seq: string | number
-  readonly topic: string
-  readonly event_id: string
-  readonly timestamp: string
-  readonly source: string
-  readonly payload: string
-  readonly received_at: string
-}
-
-const toStored = (row: StoredRow): Event.StoredEvent => ({
-  topic: row.topic,
-  event_id: row.event_id,
-  timestamp: row.timestamp,
-  source: row.source,
-  payload: JSON.parse(row.payload),
-  seq: Number(row.seq),
-  received_at: row.received_at
-})
+type StoredRow = Plan.StoredRow
+const toStored = Plan.toStored
 
 const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => {
   const append = (events: ReadonlyArray<Event.Event>) =>
