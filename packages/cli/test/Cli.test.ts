@@ -72,6 +72,14 @@ describe("event-aggregator", () => {
     }
   })
 
+  it("serve refuses out-of-range flags with one line naming the setting", async () => {
+    const r = await cli(["serve", "--port", "0", "--workers", "0", "--db", Path.join(dir, "never.sqlite")])
+    assert.strictEqual(r.code, 1)
+    assert.strictEqual(r.stderr.trim().split("\n").length, 1, r.stderr)
+    assert.include(r.stderr, "WORKER_COUNT")
+    assert.isFalse(Fs.existsSync(Path.join(dir, "never.sqlite")), "nothing was created")
+  })
+
   it("ingest reads NDJSON, JSON arrays, {events}, directories and stdin; rejects are reported and written", async () => {
     const inputs = Path.join(dir, "inputs")
     Fs.mkdirSync(inputs)

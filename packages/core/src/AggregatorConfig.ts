@@ -141,4 +141,18 @@ export const layer = (settings: Partial<Settings> = {}): Layer.Layer<AggregatorC
 export const layerFromEnv = (
   overrides: Partial<Settings> = {}
 ): Layer.Layer<AggregatorConfig, ConfigError.ConfigError> =>
-  Layer.effect(AggregatorConfig, Effect.map(config, (env) => ({ ...env, ...overrides })))
+  Layer.effect(AggregatorConfig, Effect.flatMap(config, (env) => check({ ...env, ...overrides })))
+
+/** The same bounds as the environment's, for settings that came from elsewhere (flags). */
+export const check = (settings: Settings): Effect.Effect<Settings, ConfigError.ConfigError> => {
+  const problem = settings.workerCount < 1 || !Number.isInteger(settings.workerCount)
+    ? ["WORKER_COUNT", "must be 1 or more"]
+    : settings.queueMaxSize < 0 || !Number.isInteger(settings.queueMaxSize)
+    ? ["QUEUE_MAXSIZE", "must be 0 (unbounded) or more"]
+    : settings.maxEventBytes < 1
+    ? ["MAX_EVENT_BYTES", "must be 1 or more"]
+    : undefined
+  return problem === undefined
+    ? Effect.succeed(settings)
+    : Effect.fail(ConfigError.InvalidData([problem[0]!], problem[1]!))
+}

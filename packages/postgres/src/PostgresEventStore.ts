@@ -66,7 +66,8 @@ const NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS next FROM events"
 const INSERT = `INSERT INTO events (${COLUMNS})
 SELECT s, t, i, ts, src, p, $7 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
   AS r(s, t, i, ts, src, p)
-ON CONFLICT DO NOTHING`
+ON CONFLICT DO NOTHING
+RETURNING seq`
 
 const UPDATE_COUNTERS = `INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
@@ -99,7 +100,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
         if (plan.rows.length > 0) {
           const now = new Date(yield* Clock.currentTimeMillis).toISOString()
           const r = plan.rows
-          yield* sql.unsafe(INSERT, [
+          const inserted = yield* sql.unsafe(INSERT, [
             r.map((x) => x.seq),
             r.map((x) => x.topic),
             r.map((x) => x.event_id),
@@ -108,6 +109,11 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
             r.map((x) => x.payload),
             now
           ])
+          // Under the lock nothing can conflict; if something ever did, report nothing rather than
+          // "accepted" for a row that was not stored: the transaction rolls back.
+          if (inserted.length !== r.length) {
+            return yield* Effect.die(new Error(`inserted ${inserted.length} of ${r.length} new events; rolled back`))
+          }
         }
         const deltas = Array.from(plan.deltas)
         yield* sql.unsafe(UPDATE_COUNTERS, [

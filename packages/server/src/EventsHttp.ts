@@ -48,13 +48,7 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.Api, "events", (handlers)
         Effect.gen(function*() {
           const params = yield* Publish.parseParams(urlParams.ack, urlParams.detail, settings.ackMode)
           const list = yield* Publish.shape(payload)
-          if (list.length > settings.maxBatch) {
-            return yield* Effect.fail<Publish.PublishError>({
-              error: "PayloadTooLarge",
-              message: `more than ${settings.maxBatch} events in one request (MAX_BATCH)`,
-              limit: settings.maxBatch
-            })
-          }
+          if (list.length > settings.maxBatch) return yield* Effect.fail(Publish.tooManyEvents(settings.maxBatch))
           const response = yield* Publish.run(aggregator, list, params)
           return response.body
         }))

@@ -170,9 +170,17 @@ const NodeServerLive: Layer.Layer<
         yield* Effect.logInfo("draining: no new connections; waiting for requests in flight").pipe(
           Effect.annotateLogs({ inFlight })
         )
+        // Stop listening at once; `closed` completes when the last connection has gone.
+        let closedNow = false
+        const waiters: Array<() => void> = []
+        server.close(() => {
+          closedNow = true
+          for (const w of waiters) w()
+        })
+        server.closeIdleConnections()
         const closed = Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeIdleConnections()
+          if (closedNow) return resume(Effect.void)
+          waiters.push(() => resume(Effect.void))
         })
         const waitInFlight = Effect.gen(function*() {
           while (inFlight > 0) {

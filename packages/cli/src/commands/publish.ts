@@ -51,7 +51,6 @@ export const publish = Command.make("publish", options, (f) =>
     const run = `${Date.now().toString(36)}-${process.pid}`
     let failed = 0
     for (const [r, count] of f.counts.entries()) {
-      if (count < 1) return yield* new CheckFailed({ message: "--counts must be 1 or more" })
       const resent = Math.round(count * f.duplicatesRatio)
       const unique = count - resent
       if (unique < 1) return yield* new CheckFailed({ message: `--counts ${count} is too small for that duplicates ratio` })

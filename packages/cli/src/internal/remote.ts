@@ -61,7 +61,11 @@ export const make = (baseUrl: string, apiKey: Option.Option<Redacted.Redacted<st
     })
     return {
       publish: (events: ReadonlyArray<unknown>, detail = false) =>
-        withRetries(client.events.publish({ payload: events, urlParams: detail ? { detail: "true" } : {} }), retryAfter, attempts),
+        withRetries(client.events.publish({
+          payload: events,
+          // Always durable: a count is only known once committed, whatever the server's ACK_MODE.
+          urlParams: detail ? { ack: "durable", detail: "true" } : { ack: "durable" }
+        }), retryAfter, attempts),
       stats: withRetries(client.events.stats(), retryAfter, attempts),
       events: (params: { readonly topic?: string | undefined; readonly after: number; readonly limit: number }) =>
         withRetries(

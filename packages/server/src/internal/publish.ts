@@ -104,7 +104,7 @@ export const parseBody = (
   return list.length > maxBatch ? Either.left(tooManyEvents(maxBatch)) : Either.right(list)
 }
 
-const tooManyEvents = (limit: number): typeof Api.PayloadTooLarge.Type => ({
+export const tooManyEvents = (limit: number): typeof Api.PayloadTooLarge.Type => ({
   error: "PayloadTooLarge",
   message: `more than ${limit} events in one request (MAX_BATCH)`,
   limit
