@@ -36,6 +36,17 @@ export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
 }) {}
 
 /**
+ * One request holds more events than the whole queue (`QUEUE_MAXSIZE`): it can never be taken,
+ * so retrying is pointless (HTTP 413); send smaller batches.
+ *
+ * @since 0.1.0
+ */
+export class BatchTooLarge extends Schema.TaggedError<BatchTooLarge>()("BatchTooLarge", {
+  message: Schema.String,
+  capacity: Schema.Number
+}) {}
+
+/**
  * The aggregator is draining for shutdown and takes no new events.
  *
  * @since 0.1.0
@@ -91,6 +102,14 @@ export interface Summary {
 export const MAX_PAGE = 10_000
 export const DEFAULT_PAGE = 1_000
 
+/** What is wrong with a page request, or `undefined` when `after` and `limit` are in bounds. */
+export const checkPage = (after: number, limit: number): string | undefined =>
+  !Number.isSafeInteger(after) || after < 0
+    ? `after must be an integer of 0 or more, got ${after}`
+    : !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE
+    ? `limit must be an integer from 1 to ${MAX_PAGE}, got ${limit}`
+    : undefined
+
 /**
  * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
  * nothing more is stored right now.
@@ -133,12 +152,12 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
    */
   readonly publish: (
     events: ReadonlyArray<Event.Event>
-  ) => Effect.Effect<ReadonlyArray<EventStore.Outcome>, QueueFull | ShuttingDown | EventStore.StoreError>
+  ) => Effect.Effect<ReadonlyArray<EventStore.Outcome>, QueueFull | BatchTooLarge | ShuttingDown | EventStore.StoreError>
   /**
    * Publishes with a queued ack: resumes once the events are in the queue. A crash can lose
    * them until they are committed.
    */
-  readonly enqueue: (events: ReadonlyArray<Event.Event>) => Effect.Effect<void, QueueFull | ShuttingDown>
+  readonly enqueue: (events: ReadonlyArray<Event.Event>) => Effect.Effect<void, QueueFull | BatchTooLarge | ShuttingDown>
   /** A consistent snapshot of the counters. */
   readonly stats: Effect.Effect<Stats>
   /** A page of the log in commit order. */
@@ -270,9 +289,18 @@ export const make: Effect.Effect<
 
   /** Counts a request in (received and pending) or refuses it, atomically. */
   const admit = (n: number) =>
-    Ref.modify(state, (s): [QueueFull | ShuttingDown | undefined, State] => {
+    Ref.modify(state, (s): [QueueFull | BatchTooLarge | ShuttingDown | undefined, State] => {
       if (s.closing) {
         return [new ShuttingDown({ message: "the aggregator is shutting down and takes no new events" }), s]
+      }
+      if (capacity > 0 && n > capacity) {
+        return [
+          new BatchTooLarge({
+            message: `${n} events in one request, more than the whole queue holds (${capacity}, QUEUE_MAXSIZE); send smaller batches`,
+            capacity
+          }),
+          s
+        ]
       }
       if (capacity > 0 && s.pending + n > capacity) {
         return [

@@ -121,12 +121,8 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
     events: (query = {}) => {
       const after = query.after ?? 0
       const limit = query.limit ?? Aggregator.DEFAULT_PAGE
-      if (!Number.isSafeInteger(after) || after < 0) {
-        return Promise.reject(new InvalidArgument(`after must be an integer of 0 or more, got ${after}`))
-      }
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > Aggregator.MAX_PAGE) {
-        return Promise.reject(new InvalidArgument(`limit must be an integer from 1 to ${Aggregator.MAX_PAGE}, got ${limit}`))
-      }
+      const problem = Aggregator.checkPage(after, limit)
+      if (problem !== undefined) return Promise.reject(new InvalidArgument(problem))
       return run(Effect.flatMap(Aggregator.Aggregator, (a) => a.events({ topic: query.topic, after, limit })))
     },
     get: (topic, event_id) =>

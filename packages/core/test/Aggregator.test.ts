@@ -153,7 +153,7 @@ describe("Aggregator", () => {
             }))
         }))
 
-      it.scoped("a request larger than the free queue capacity fails with QueueFull and changes nothing", () =>
+      it.scoped("a request larger than the whole queue fails with BatchTooLarge and changes nothing", () =>
         Effect.gen(function*() {
           const dir = yield* tempDir
           yield* using(subject.make(dir, { queueMaxSize: 5 }), (agg) =>
@@ -162,7 +162,7 @@ describe("Aggregator", () => {
               const exit = yield* Effect.exit(agg.publish(Array.from({ length: 6 }, (_, i) => event(topic, `${i}`))))
               assert.isTrue(Exit.isFailure(exit))
               const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
-              assert.instanceOf(error, Aggregator.QueueFull)
+              assert.instanceOf(error, Aggregator.BatchTooLarge)
               const stats = yield* agg.stats
               assert.strictEqual(stats.received, 0)
               assert.strictEqual(stats.queue_capacity, 5)

@@ -19,23 +19,19 @@ const storeUnavailable = (error: { readonly message: string }): typeof Api.Store
   message: `${error.message}; try again`
 })
 
-/** Parses `after` and `limit` as SPEC.md bounds them. */
+/** Reads `after` and `limit` from the query; the bounds are the core's. */
 export const parsePage = (
   after: string | undefined,
   limit: string | undefined
 ): Either.Either<{ readonly after: number; readonly limit: number }, typeof Api.BadRequest.Type> => {
-  const a = after === undefined || after === "" ? 0 : /^\d+$/.test(after) ? Number(after) : Number.NaN
-  if (!Number.isSafeInteger(a)) {
-    return Either.left({ error: "BadRequest", message: `after must be an integer of 0 or more, got ${JSON.stringify(after)}` })
-  }
-  const l = limit === undefined || limit === "" ? Aggregator.DEFAULT_PAGE : /^\d+$/.test(limit) ? Number(limit) : Number.NaN
-  if (!Number.isSafeInteger(l) || l < 1 || l > Aggregator.MAX_PAGE) {
-    return Either.left({
-      error: "BadRequest",
-      message: `limit must be an integer from 1 to ${Aggregator.MAX_PAGE}, got ${JSON.stringify(limit)}`
-    })
-  }
-  return Either.right({ after: a, limit: l })
+  const number = (text: string | undefined, fallback: number) =>
+    text === undefined || text === "" ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN
+  const page = { after: number(after, 0), limit: number(limit, Aggregator.DEFAULT_PAGE) }
+  const problem = Aggregator.checkPage(page.after, page.limit)
+  if (problem === undefined) return Either.right(page)
+  // Name what was sent, not the number it did not parse to.
+  const message = problem.replace(/got NaN$/, `got ${JSON.stringify(Number.isNaN(page.after) ? after : limit)}`)
+  return Either.left({ error: "BadRequest", message })
 }
 
 /** @since 0.1.0 */

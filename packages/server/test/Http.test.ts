@@ -1,5 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import { type Event, EventStore, MemoryEventStore } from "@event-aggregator/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Http from "node:http"
@@ -321,19 +324,48 @@ describe("errors change nothing", () => {
 
   live("503 with Retry-After when the queue is full", () =>
     Effect.gen(function*() {
+      // A store whose commits wait for a gate keeps queued events pending.
+      const gate = yield* Deferred.make<void>()
+      const gated = Layer.effect(
+        EventStore.EventStore,
+        Effect.map(EventStore.EventStore, (inner) => ({
+          ...inner,
+          append: (events: ReadonlyArray<Event.Event>) => Effect.zipRight(Deferred.await(gate), inner.append(events))
+        }))
+      ).pipe(Layer.provide(MemoryEventStore.layer))
+      const { url } = yield* startServer({ aggregator: { queueMaxSize: 3 }, store: gated })
+      const topic = freshTopic()
+      const queued = yield* publish(url, [event(topic, "1"), event(topic, "2"), event(topic, "3")], { query: "ack=queued" })
+      assert.strictEqual(queued.status, 202)
+      const r = yield* rejects(url, publish(url, event(topic, "4")), 503, "QueueFull")
+      assert.strictEqual(r.headers.get("retry-after"), "1")
+      assert.strictEqual(r.body.capacity, 3)
+      const stats = yield* statsOf(url)
+      assert.strictEqual(stats.queue_capacity, 3)
+      assert.strictEqual(stats.pending, 3)
+      yield* Deferred.succeed(gate, undefined)
+      let after = yield* statsOf(url)
+      while (after.pending > 0) {
+        yield* Effect.sleep("5 millis")
+        after = yield* statsOf(url)
+      }
+      assert.strictEqual(after.unique_processed, 3)
+      assert.strictEqual((yield* publish(url, event(topic, "4"))).status, 200, "accepted once there is room")
+    }))
+
+  live("413 for one request with more events than the whole queue holds (retrying could never help)", () =>
+    Effect.gen(function*() {
       const { url } = yield* startServer({ aggregator: { queueMaxSize: 3 } })
       const topic = freshTopic()
       yield* publish(url, event(topic, "seed"))
       const r = yield* rejects(
         url,
         publish(url, [event(topic, "1"), event(topic, "2"), event(topic, "3"), event(topic, "4")]),
-        503,
-        "QueueFull"
+        413,
+        "PayloadTooLarge"
       )
-      assert.strictEqual(r.headers.get("retry-after"), "1")
-      assert.strictEqual(r.body.capacity, 3)
-      const stats = yield* statsOf(url)
-      assert.strictEqual(stats.queue_capacity, 3)
+      assert.strictEqual(r.body.limit, 3)
+      assert.include(r.body.message, "QUEUE_MAXSIZE")
     }))
 })
 

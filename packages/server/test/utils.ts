@@ -1,5 +1,5 @@
 /** Test helpers: a real server on a free port (in-process or as a child process) and an HTTP client. */
-import { AggregatorConfig, SqliteEventStore } from "@event-aggregator/core"
+import { AggregatorConfig, type EventStore, SqliteEventStore } from "@event-aggregator/core"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,12 +32,14 @@ export interface Started {
 export const startServer = (options: {
   readonly server?: Partial<ServerConfig.Settings>
   readonly aggregator?: Partial<AggregatorConfig.Settings>
+  /** Another store than SQLite in the temp dir. */
+  readonly store?: Layer.Layer<EventStore.EventStore>
 } = {}) =>
   Effect.gen(function*() {
     const dir = yield* tempDir
     const dbPath = options.aggregator?.dbPath ?? Path.join(dir, "dedup.sqlite")
     const context = yield* Layer.build(Server.layer.pipe(
-      Layer.provide(SqliteEventStore.layer),
+      Layer.provide(options.store ?? SqliteEventStore.layer),
       Layer.provide(AggregatorConfig.layer({ ...options.aggregator, dbPath })),
       Layer.provide(ServerConfig.layer({ port: 0, host: "127.0.0.1", ...options.server }))
     ))

@@ -1,5 +1,5 @@
 /** `stats` and `events`: read a running server (--url) or a local SQLite file (--db). */
-import type { Aggregator } from "@event-aggregator/core"
+import { Aggregator } from "@event-aggregator/core"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
@@ -59,9 +59,8 @@ export const events = Command.make("events", {
 }, (f) =>
   Effect.gen(function*() {
     const params = { topic: Option.getOrUndefined(f.topic), after: f.after, limit: f.limit }
-    if (f.limit < 1 || f.limit > 10_000 || f.after < 0) {
-      return yield* Effect.fail(new Remote.RemoteError({ message: "--limit must be 1 to 10000 and --after 0 or more" }))
-    }
+    const problem = Aggregator.checkPage(f.after, f.limit)
+    if (problem !== undefined) return yield* Effect.fail(new Remote.RemoteError({ message: `--${problem}` }))
     const page = Option.isSome(f.url)
       ? yield* Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.events(params)).pipe(
         Effect.provide(NodeHttpClient.layerUndici)

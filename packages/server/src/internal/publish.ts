@@ -136,13 +136,15 @@ export const shape = (body: unknown): Either.Either<ReadonlyArray<unknown>, type
 
 /** The core's failures as error bodies. */
 export const fromCoreError = (
-  error: Aggregator.QueueFull | Aggregator.ShuttingDown | EventStore.StoreError | { readonly _tag: "InvalidEvents"; readonly message: string; readonly issues: ReadonlyArray<{ index: number; path: string; message: string }> }
+  error: Aggregator.QueueFull | Aggregator.BatchTooLarge | Aggregator.ShuttingDown | EventStore.StoreError | { readonly _tag: "InvalidEvents"; readonly message: string; readonly issues: ReadonlyArray<{ index: number; path: string; message: string }> }
 ): PublishError => {
   switch (error._tag) {
     case "InvalidEvents":
       return { error: "InvalidEvents", message: error.message, issues: error.issues }
     case "QueueFull":
       return { error: "QueueFull", message: error.message, capacity: error.capacity }
+    case "BatchTooLarge":
+      return { error: "PayloadTooLarge", message: error.message, limit: error.capacity }
     case "ShuttingDown":
       return { error: "ShuttingDown", message: error.message }
     case "StoreError":
@@ -157,7 +159,7 @@ export const run = (
   params: Params
 ): Effect.Effect<Response, PublishError> =>
   aggregator.validate(list).pipe(
-    Effect.flatMap((events): Effect.Effect<Response, Aggregator.QueueFull | Aggregator.ShuttingDown | EventStore.StoreError> => {
+    Effect.flatMap((events): Effect.Effect<Response, Aggregator.QueueFull | Aggregator.BatchTooLarge | Aggregator.ShuttingDown | EventStore.StoreError> => {
       if (params.ack === "queued") {
         return Effect.as(aggregator.enqueue(events), {
           status: 202,
