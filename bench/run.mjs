@@ -19,6 +19,10 @@ const arg = (name, fallback) => {
 const SECONDS = arg("seconds", 10)
 const LINES = arg("lines", 1_000_000)
 const SYNCHRONOUS = process.env.SQLITE_SYNCHRONOUS ?? "FULL"
+// --only 1,2,6 runs those cases (case 5 needs case 4's database).
+const onlyArg = process.argv.indexOf("--only")
+const ONLY = onlyArg === -1 ? undefined : new Set(process.argv[onlyArg + 1].split(",").map(Number))
+const want = (n) => ONLY === undefined || ONLY.has(n) || (n === 4 && ONLY.has(5))
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ea-bench-"))
 const log = (line) => process.stderr.write(`[bench] ${line}\n`)
 
@@ -261,6 +265,7 @@ const r2 = (x) => Math.round(x * 100) / 100
 try {
   log(`machine: ${Os.cpus().length} × ${Os.cpus()[0]?.model}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB, node ${process.version}; ${SECONDS}s per load, synchronous=${SYNCHRONOUS}`)
 
+  if (want(1)) {
   log("case 1: single-event POST /publish, durable, 64 connections")
   const raw1 = await measure(startRaw, 64, singleBody("raw"))
   const orig1 = await measure(() => startOriginal(Path.join(dir, "orig1.sqlite")), 64, singleBody("orig"))
@@ -271,6 +276,8 @@ try {
   row("1 single event", "server, p99 latency", srv1.p99, "ms", "", "", "≤ 20 ms", srv1.p99 <= 20)
   row("1 single event", "server vs original design", srv1.rps, "req/s", "original", r2(srv1.rps / orig1.rps), "≥ 10", srv1.rps / orig1.rps >= 10)
 
+  }
+  if (want(2)) {
   log("case 2: 1,000-event batches, durable, 16 connections, 20% duplicates")
   const orig2 = await measure(() => startOriginal(Path.join(dir, "orig2.sqlite")), 16, batchBody("orig"))
   const srv2 = await measure(() => startServer(Path.join(dir, "srv2.sqlite")), 16, batchBody("srv"))
@@ -281,6 +288,8 @@ try {
   row("2 batches of 1,000", "server, p99 latency", srv2.p99, "ms", "", "", "", undefined)
   row("2 batches of 1,000", "server vs original design", srv2.rps * 1000, "events/s", "original", r2(srv2.rps / orig2.rps), "", undefined)
 
+  }
+  if (want(4)) {
   log(`case 4: local ingest of a ${LINES}-line NDJSON file`)
   const file = Path.join(dir, "events.ndjson")
   await writeNdjson(file, LINES)
@@ -289,11 +298,14 @@ try {
   row("4 ingest", "event-aggregator ingest (local)", ing.eventsPerSecond, "events/s", "", "", "≥ 200,000", ing.eventsPerSecond >= 200_000)
   row("4 ingest", "peak RSS", ing.peakRss / 2 ** 20, "MiB", "", "", "≤ 300 MB", ing.peakRss <= 300e6)
 
+  if (want(5)) {
   log("case 5: start-up to /ready with the ingested events stored")
   const up = await startup(db4)
   row("5 start-up", `spawn to /ready, ${up.stored} events stored`, up.seconds, "s", "", "", "≤ 1 s", up.seconds <= 1)
+  }
+  }
 
-  if (await pgReachable()) {
+  if (want(6) && await pgReachable()) {
     log("case 6: 1,000-event batches into the PostgreSQL store, 16 connections, 20% duplicates")
     const ceiling = await rawPg(200)
     const url1 = await pgSchema("one")
@@ -320,7 +332,6 @@ try {
     date: new Date().toISOString(),
     machine: { cpus: Os.cpus().length, model: Os.cpus()[0]?.model, memGiB: Math.round(Os.totalmem() / 2 ** 30), node: process.version },
     settings: { seconds: SECONDS, lines: LINES, synchronous: SYNCHRONOUS },
-    raw: { case1: { raw: raw1, original: orig1, server: srv1 }, case2: { original: orig2, server: srv2, sqliteCeiling: sqlite2 }, case4: ing, case5: up },
     rows
   }
   Fs.mkdirSync(Path.join(root, "bench/results"), { recursive: true })

@@ -58,23 +58,30 @@ const migrations = {
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
+// Round trips per commit group: BEGIN, lock, LOOKUP, WRITE, COMMIT. LOOKUP runs after the lock
+// (its own snapshot), so it sees every group committed before; its last row carries the next seq.
 const LOOKUP = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
-FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)`
+FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)
+UNION ALL
+SELECT coalesce(max(seq), 0) + 1, NULL, NULL, NULL, NULL, NULL FROM events`
 
-const NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS next FROM events"
-
-const INSERT = `INSERT INTO events (${COLUMNS})
-SELECT s, t, i, ts, src, p, $7 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-  AS r(s, t, i, ts, src, p)
-ON CONFLICT DO NOTHING
-RETURNING seq`
-
-const UPDATE_COUNTERS = `INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
-ON CONFLICT (topic) DO UPDATE SET
-  unique_processed = topic_counters.unique_processed + excluded.unique_processed,
-  duplicate_dropped = topic_counters.duplicate_dropped + excluded.duplicate_dropped,
-  conflicts = topic_counters.conflicts + excluded.conflicts`
+// The new rows and the counters in one statement; `inserted` lets the caller check every row landed.
+const WRITE = `WITH inserted AS (
+  INSERT INTO events (${COLUMNS})
+  SELECT s, t, i, ts, src, p, $7 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+    AS r(s, t, i, ts, src, p)
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+), counted AS (
+  INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
+  SELECT * FROM unnest($8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
+  ON CONFLICT (topic) DO UPDATE SET
+    unique_processed = topic_counters.unique_processed + excluded.unique_processed,
+    duplicate_dropped = topic_counters.duplicate_dropped + excluded.duplicate_dropped,
+    conflicts = topic_counters.conflicts + excluded.conflicts
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS inserted`
 
 const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3`
@@ -94,34 +101,33 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
         const keys = Plan.distinctKeys(events)
         const found = yield* sql.unsafe<StoredRow>(LOOKUP, [keys.map((k) => k.topic), keys.map((k) => k.event_id)])
         const existing = new Map<string, Plan.Existing>()
-        for (const row of found) existing.set(Event.keyString(row), { ...row, seq: Number(row.seq) })
-        const [next] = yield* sql.unsafe<{ readonly next: string | number }>(NEXT_SEQ)
-        const plan = Plan.plan(events, (k) => existing.get(k), Number(next?.next ?? 1))
-        if (plan.rows.length > 0) {
-          const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-          const r = plan.rows
-          const inserted = yield* sql.unsafe(INSERT, [
-            r.map((x) => x.seq),
-            r.map((x) => x.topic),
-            r.map((x) => x.event_id),
-            r.map((x) => x.timestamp),
-            r.map((x) => x.source),
-            r.map((x) => x.payload),
-            now
-          ])
-          // Under the lock nothing can conflict; if something ever did, report nothing rather than
-          // "accepted" for a row that was not stored: the transaction rolls back.
-          if (inserted.length !== r.length) {
-            return yield* Effect.die(new Error(`inserted ${inserted.length} of ${r.length} new events; rolled back`))
-          }
+        let next = 1
+        for (const row of found) {
+          if (row.topic === null) next = Number(row.seq)
+          else existing.set(Event.keyString(row), { ...row, seq: Number(row.seq) })
         }
+        const plan = Plan.plan(events, (k) => existing.get(k), next)
+        const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const r = plan.rows
         const deltas = Array.from(plan.deltas)
-        yield* sql.unsafe(UPDATE_COUNTERS, [
+        const [written] = yield* sql.unsafe<{ readonly inserted: string | number }>(WRITE, [
+          r.map((x) => x.seq),
+          r.map((x) => x.topic),
+          r.map((x) => x.event_id),
+          r.map((x) => x.timestamp),
+          r.map((x) => x.source),
+          r.map((x) => x.payload),
+          now,
           deltas.map(([topic]) => topic),
           deltas.map(([, d]) => d.unique_processed),
           deltas.map(([, d]) => d.duplicate_dropped),
           deltas.map(([, d]) => d.conflicts)
         ])
+        // Under the lock nothing can conflict; if something ever did, report nothing rather than
+        // "accepted" for a row that was not stored: the transaction rolls back.
+        if (Number(written?.inserted) !== r.length) {
+          return yield* Effect.die(new Error(`inserted ${written?.inserted} of ${r.length} new events; rolled back`))
+        }
         return plan.outcomes
       }))
     )
