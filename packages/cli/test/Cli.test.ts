@@ -6,7 +6,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
-const bin = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../dist/event-aggregator.js")
+const bin = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../bin/event-aggregator.js")
 
 interface Result {
   readonly code: number | null

@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+// The `event-aggregator` executable. It exists before the build so that `npm install` can link
+// it; the code is the bundle that `npm run build` (run by `npm install`) writes to dist/.
+import "../dist/event-aggregator.js"
