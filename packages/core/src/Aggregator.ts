@@ -212,14 +212,27 @@ interface Request {
   readonly done: Deferred.Deferred<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError> | undefined
 }
 
+/** Received is not kept: it is unique + duplicates + pending, so the invariant holds by construction. */
 interface State {
-  readonly received: number
   readonly unique: number
   readonly duplicates: number
   readonly conflicts: number
   readonly pending: number
   readonly perTopic: HashMap.HashMap<string, EventStore.TopicCounters>
   readonly closing: boolean
+}
+
+/** The totals of persisted counters, as the committed part of a State. */
+const committed = (counters: EventStore.Counters): Pick<State, "unique" | "duplicates" | "conflicts" | "perTopic"> => {
+  let unique = 0
+  let duplicates = 0
+  let conflicts = 0
+  for (const c of counters.per_topic.values()) {
+    unique += c.unique_processed
+    duplicates += c.duplicate_dropped
+    conflicts += c.conflicts
+  }
+  return { unique, duplicates, conflicts, perTopic: HashMap.fromIterable(counters.per_topic) }
 }
 
 const addTopic = (
@@ -265,24 +278,7 @@ export const make: Effect.Effect<
   const startedMillis = yield* Clock.currentTimeMillis
   const started_at = new Date(startedMillis).toISOString()
 
-  const persisted = yield* store.counters
-  let unique = 0
-  let duplicates = 0
-  let conflicts = 0
-  for (const c of persisted.per_topic.values()) {
-    unique += c.unique_processed
-    duplicates += c.duplicate_dropped
-    conflicts += c.conflicts
-  }
-  const state = yield* Ref.make<State>({
-    received: unique + duplicates,
-    unique,
-    duplicates,
-    conflicts,
-    pending: 0,
-    perTopic: HashMap.fromIterable(persisted.per_topic),
-    closing: false
-  })
+  const state = yield* Ref.make<State>({ ...committed(yield* store.counters), pending: 0, closing: false })
   const queue = yield* Queue.unbounded<Request>()
   const drained = yield* Deferred.make<void>()
   const capacity = settings.queueMaxSize
@@ -311,7 +307,7 @@ export const make: Effect.Effect<
           s
         ]
       }
-      return [undefined, { ...s, received: s.received + n, pending: s.pending + n }]
+      return [undefined, { ...s, pending: s.pending + n }]
     })
 
   const submit = (events: ReadonlyArray<Event.Event>, done: Request["done"]) =>
@@ -361,7 +357,7 @@ export const make: Effect.Effect<
       const elapsed = (yield* Clock.currentTimeMillis) - startedAt
 
       if (result._tag === "Left") {
-        yield* settle((s) => ({ ...s, received: s.received - size, pending: s.pending - size }))
+        yield* settle((s) => ({ ...s, pending: s.pending - size }))
         yield* Metric.incrementBy(metrics.failed, size)
         yield* Effect.logError("commit failed; the group's events were not stored", result.left)
         for (const r of group) if (r.done) yield* Deferred.fail(r.done, result.left)
@@ -477,24 +473,7 @@ export const make: Effect.Effect<
   const current: Effect.Effect<State> = store.shared
     ? Effect.flatMap(Ref.get(state), (local) =>
       store.counters.pipe(
-        Effect.map((persisted): State => {
-          let u = 0
-          let d = 0
-          let c = 0
-          for (const t of persisted.per_topic.values()) {
-            u += t.unique_processed
-            d += t.duplicate_dropped
-            c += t.conflicts
-          }
-          return {
-            ...local,
-            received: u + d + local.pending,
-            unique: u,
-            duplicates: d,
-            conflicts: c,
-            perTopic: HashMap.fromIterable(persisted.per_topic)
-          }
-        }),
+        Effect.map((persisted): State => ({ ...local, ...committed(persisted) })),
         Effect.orElseSucceed(() => local)
       ))
     : Ref.get(state)
@@ -506,7 +485,7 @@ export const make: Effect.Effect<
       const topics = entries.map(([topic]) => topic)
       const per_topic: Record<string, EventStore.TopicCounters> = Object.fromEntries(entries)
       return {
-        received: s.received,
+        received: s.unique + s.duplicates + s.pending,
         unique_processed: s.unique,
         duplicate_dropped: s.duplicates,
         conflicts: s.conflicts,

@@ -11,7 +11,6 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import * as NodePath from "node:path"
@@ -20,6 +19,7 @@ import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
 import { migrations } from "./internal/migrations/sqlite.js"
 import * as Plan from "./CommitPlan.js"
+import * as SqlEventStore from "./SqlEventStore.js"
 
 /**
  * @since 0.1.0
@@ -31,7 +31,6 @@ export interface Options {
   readonly synchronous?: "FULL" | "NORMAL" | undefined
 }
 
-type StoredRow = Plan.StoredRow
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
@@ -58,7 +57,6 @@ const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND seq > ? OR
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND event_id = ?`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
-const toStored = Plan.toStored
 
 const runMigrations = Migrator.make({})
 
@@ -115,43 +113,12 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       }))
     )
 
-  const read = (options: EventStore.ReadOptions) =>
-    EventStore.StoreError.refail(
-      "read",
-      Effect.map(
-        options.topic === undefined
-          ? sql.unsafe<StoredRow>(READ_ALL, [options.after, options.limit])
-          : sql.unsafe<StoredRow>(READ_TOPIC, [options.topic, options.after, options.limit]),
-        (rows) => rows.map(toStored)
-      )
-    )
-
-  const get = (key: Event.Key) =>
-    EventStore.StoreError.refail(
-      "read",
-      Effect.map(
-        sql.unsafe<StoredRow>(GET, [key.topic, key.event_id]),
-        (rows) => Option.map(Option.fromNullable(rows[0]), toStored)
-      )
-    )
-
-  const counters = EventStore.StoreError.refail(
-    "read",
-    Effect.map(
-      sql.unsafe<{ readonly topic: string } & EventStore.TopicCounters>(COUNTERS),
-      (rows) => ({
-        per_topic: new Map(rows.map((r) => [r.topic, {
-          unique_processed: r.unique_processed,
-          duplicate_dropped: r.duplicate_dropped,
-          conflicts: r.conflicts
-        }]))
-      })
-    )
-  )
-
   // One writer process per file (see the README), so the counters only move through this one.
-  const ping = EventStore.StoreError.refail("read", Effect.asVoid(sql.unsafe("SELECT 1")))
-  return EventStore.EventStore.of({ append, read, get, counters, shared: false, ping })
+  return EventStore.EventStore.of({
+    append,
+    ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
+    shared: false
+  })
 }
 
 /**

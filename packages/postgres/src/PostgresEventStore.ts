@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { CommitPlan as Plan, Event, EventStore } from "@event-aggregator/core"
+import { CommitPlan as Plan, Event, EventStore, SqlEventStore } from "@event-aggregator/core"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -17,7 +17,6 @@ import * as Duration from "effect/Duration"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -88,8 +87,6 @@ const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND event_id = $2`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
-type StoredRow = Plan.StoredRow
-const toStored = Plan.toStored
 
 const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => {
   const append = (events: ReadonlyArray<Event.Event>) =>
@@ -99,7 +96,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
         // Serialises the short commit step across processes: seq order = commit order, no deadlocks.
         yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [COMMIT_LOCK])
         const keys = Plan.distinctKeys(events)
-        const found = yield* sql.unsafe<StoredRow>(LOOKUP, [keys.map((k) => k.topic), keys.map((k) => k.event_id)])
+        const found = yield* sql.unsafe<Plan.StoredRow>(LOOKUP, [keys.map((k) => k.topic), keys.map((k) => k.event_id)])
         const existing = new Map<string, Plan.Existing>()
         let next = 1
         for (const row of found) {
@@ -132,41 +129,11 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       }))
     )
 
-  const read = (options: EventStore.ReadOptions) =>
-    EventStore.StoreError.refail(
-      "read",
-      Effect.map(
-        options.topic === undefined
-          ? sql.unsafe<StoredRow>(READ_ALL, [options.after, options.limit])
-          : sql.unsafe<StoredRow>(READ_TOPIC, [options.topic, options.after, options.limit]),
-        (rows) => rows.map(toStored)
-      )
-    )
-
-  const get = (key: Event.Key) =>
-    EventStore.StoreError.refail(
-      "read",
-      Effect.map(sql.unsafe<StoredRow>(GET, [key.topic, key.event_id]), (rows) =>
-        Option.map(Option.fromNullable(rows[0]), toStored))
-    )
-
-  const counters = EventStore.StoreError.refail(
-    "read",
-    Effect.map(
-      sql.unsafe<{ readonly topic: string; readonly unique_processed: string; readonly duplicate_dropped: string; readonly conflicts: string }>(COUNTERS),
-      (rows): EventStore.Counters => ({
-        per_topic: new Map(rows.map((r) => [r.topic, {
-          unique_processed: Number(r.unique_processed),
-          duplicate_dropped: Number(r.duplicate_dropped),
-          conflicts: Number(r.conflicts)
-        }]))
-      })
-    )
-  )
-
-  const ping = EventStore.StoreError.refail("read", Effect.asVoid(sql.unsafe("SELECT 1")))
-
-  return EventStore.EventStore.of({ append, read, get, counters, ping, shared: true })
+  return EventStore.EventStore.of({
+    append,
+    ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
+    shared: true
+  })
 }
 
 /**
