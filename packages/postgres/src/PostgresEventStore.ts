@@ -4,19 +4,31 @@
  * group runs under a transaction-scoped advisory lock, so `seq` order is commit order across
  * processes (a reader paging with `after` never skips an event committed later with a smaller seq).
  *
+ * The locked step is kept short and free of round trips: a group is looked up and planned first,
+ * without the lock (stored rows never change, so a stored copy read then is the copy there at
+ * commit), and then one statement, `event_aggregator_commit`, takes the lock, numbers the new
+ * rows, inserts them with `ON CONFLICT DO NOTHING`, adds the counters and commits. If another
+ * process stored one of the group's "new" keys in between, that statement stores nothing and the
+ * group is planned again inside a locked transaction (lock, look up, plan, write, commit).
+ *
  * @since 0.1.0
  */
 import { CommitPlan as Plan, Event, EventStore, SqlEventStore } from "@event-aggregator/core"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import type * as ConfigError from "effect/ConfigError"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -29,8 +41,18 @@ export interface Options {
   readonly maxConnections?: number | undefined
 }
 
-// Advisory lock key of the commit step ("EAgg" 1).
-const COMMIT_LOCK = 0x45_41_67_67_01
+/**
+ * The advisory lock key every commit step takes (`"EAgg" 1`): `SELECT pg_advisory_lock(297450039041)`
+ * in psql pauses every instance's commits until that session unlocks or ends.
+ *
+ * @since 0.1.0
+ */
+export const commitLock = 0x45_41_67_67_01
+
+const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
+
+/** SQLSTATE of `event_aggregator_commit` when a key it was told is new is already stored. */
+const STALE_PLAN = "EA409"
 
 const migrations = {
   "0001_create_events": Effect.gen(function*() {
@@ -52,35 +74,46 @@ const migrations = {
       duplicate_dropped BIGINT NOT NULL,
       conflicts BIGINT NOT NULL
     )`
+  }),
+  // The whole locked step in one round trip. A VOLATILE function gives each statement a fresh
+  // snapshot, so max(seq) is read after the lock is held and sees every earlier commit.
+  "0002_commit_function": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql.unsafe(`CREATE FUNCTION event_aggregator_commit(
+      p_topics text[], p_event_ids text[], p_timestamps text[], p_sources text[], p_payloads text[], p_received_at text,
+      p_counter_topics text[], p_unique bigint[], p_duplicate bigint[], p_conflict bigint[]
+    ) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+    DECLARE
+      first_seq bigint;
+      stored bigint;
+    BEGIN
+      PERFORM pg_advisory_xact_lock(${commitLock});
+      SELECT coalesce(max(seq), 0) + 1 INTO first_seq FROM events;
+      INSERT INTO events (${COLUMNS})
+        SELECT first_seq + r.n - 1, r.t, r.i, r.ts, r.src, r.p, p_received_at
+        FROM unnest(p_topics, p_event_ids, p_timestamps, p_sources, p_payloads) WITH ORDINALITY AS r(t, i, ts, src, p, n)
+        ON CONFLICT DO NOTHING;
+      GET DIAGNOSTICS stored = ROW_COUNT;
+      IF stored <> coalesce(cardinality(p_topics), 0) THEN
+        RAISE EXCEPTION 'a key planned as new is already stored' USING ERRCODE = '${STALE_PLAN}';
+      END IF;
+      INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
+        SELECT * FROM unnest(p_counter_topics, p_unique, p_duplicate, p_conflict)
+        ON CONFLICT (topic) DO UPDATE SET
+          unique_processed = topic_counters.unique_processed + excluded.unique_processed,
+          duplicate_dropped = topic_counters.duplicate_dropped + excluded.duplicate_dropped,
+          conflicts = topic_counters.conflicts + excluded.conflicts;
+      RETURN first_seq;
+    END
+    $fn$`)
   })
 }
 
-const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
+// The stored copies of a group's keys (before the lock; no transaction).
+const FIND = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
+FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)`
 
-// Round trips per commit group: BEGIN, lock, LOOKUP, WRITE, COMMIT. LOOKUP runs after the lock
-// (its own snapshot), so it sees every group committed before; its last row carries the next seq.
-const LOOKUP = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
-FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)
-UNION ALL
-SELECT coalesce(max(seq), 0) + 1, NULL, NULL, NULL, NULL, NULL FROM events`
-
-// The new rows and the counters in one statement; `inserted` lets the caller check every row landed.
-const WRITE = `WITH inserted AS (
-  INSERT INTO events (${COLUMNS})
-  SELECT s, t, i, ts, src, p, $7 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-    AS r(s, t, i, ts, src, p)
-  ON CONFLICT DO NOTHING
-  RETURNING 1
-), counted AS (
-  INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
-  SELECT * FROM unnest($8::text[], $9::bigint[], $10::bigint[], $11::bigint[])
-  ON CONFLICT (topic) DO UPDATE SET
-    unique_processed = topic_counters.unique_processed + excluded.unique_processed,
-    duplicate_dropped = topic_counters.duplicate_dropped + excluded.duplicate_dropped,
-    conflicts = topic_counters.conflicts + excluded.conflicts
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM inserted) AS inserted`
+const COMMIT = "SELECT event_aggregator_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS first_seq"
 
 const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3`
@@ -88,46 +121,201 @@ const GET = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND event_id = $2`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
 
+/** The stored copies among `found`, by key. */
+const existingOf = (found: ReadonlyArray<Plan.StoredRow>): Map<string, Plan.Existing> => {
+  const existing = new Map<string, Plan.Existing>()
+  for (const row of found) existing.set(Event.keyString(row), { ...row, seq: Number(row.seq) })
+  return existing
+}
+
+/**
+ * Outcomes with real `seq` values: the plan counted new rows from 1, the commit put them at
+ * `base + 1`; a key stored by an earlier group of ours (`origin`) is at that group's base + its seq.
+ */
+const rebase = (
+  events: ReadonlyArray<Event.Event>,
+  plan: Plan.Plan,
+  existing: ReadonlyMap<string, Plan.Existing>,
+  origin: ReadonlyMap<string, Pending>,
+  base: number
+): ReadonlyArray<EventStore.Outcome> => {
+  if (base === 0 && origin.size === 0) return plan.outcomes
+  return plan.outcomes.map((o, i): EventStore.Outcome => {
+    const key = Event.keyString(events[i]!)
+    const earlier = origin.get(key)
+    if (earlier !== undefined) return { status: o.status, seq: o.seq + earlier.base }
+    return existing.has(key) ? o : { status: o.status, seq: o.seq + base }
+  })
+}
+
+const isStalePlan = (error: SqlError.SqlError): boolean =>
+  typeof error.cause === "object" && error.cause !== null && (error.cause as { code?: unknown }).code === STALE_PLAN
+
+/**
+ * Commit groups planned again inside the lock because another process stored one of their keys
+ * between the lookup and the commit (on /metrics; a high rate means instances often receive the
+ * same keys at the same moment).
+ *
+ * @since 0.1.0
+ */
+export const replanned = Metric.counter("event_aggregator_pg_commit_replanned_total", {
+  description: "PostgreSQL commit groups planned again under the lock (another instance stored one of their keys first)",
+  incremental: true
+})
+
+/** A group of this process between planning and commit (kept a while after, for later lookups). */
+interface Pending {
+  /** Its new rows by key, `seq` counted from 1. */
+  readonly rows: ReadonlyMap<string, Plan.Existing>
+  /** Our commit count once committed; PENDING before, FAILED if its rows were not stored as planned. */
+  commit: number
+  /** Its first seq - 1, once committed. */
+  base: number
+  /** Completes when it has committed or failed: the next group commits after it. */
+  readonly done: Deferred.Deferred<void>
+}
+const PENDING = Number.POSITIVE_INFINITY
+const FAILED = -1
+
 const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => {
+  /** The stored copies of `keys`, by key. */
+  const find = (keys: ReadonlyArray<Event.Key>) =>
+    Effect.map(sql.unsafe<Plan.StoredRow>(FIND, [keys.map((k) => k.topic), keys.map((k) => k.event_id)]), existingOf)
+
+  /** The locked step: the plan's rows and counters; the new rows' base (first seq - 1). */
+  const commitPlan = (plan: Plan.Plan) =>
+    Effect.gen(function*() {
+      const r = plan.rows
+      const deltas = Array.from(plan.deltas)
+      const [row] = yield* sql.unsafe<{ readonly first_seq: string | number }>(COMMIT, [
+        r.map((x) => x.topic),
+        r.map((x) => x.event_id),
+        r.map((x) => x.timestamp),
+        r.map((x) => x.source),
+        r.map((x) => x.payload),
+        new Date(yield* Clock.currentTimeMillis).toISOString(),
+        deltas.map(([topic]) => topic),
+        deltas.map(([, d]) => d.unique_processed),
+        deltas.map(([, d]) => d.duplicate_dropped),
+        deltas.map(([, d]) => d.conflicts)
+      ])
+      return Number(row!.first_seq) - 1
+    })
+
+  /**
+   * When a plan went stale: lock, look up, plan and commit in one transaction. Under the lock nothing
+   * can go stale; if it ever did, the commit statement fails and the transaction rolls back.
+   */
+  const appendLocked = (events: ReadonlyArray<Event.Event>) =>
+    sql.withTransaction(Effect.gen(function*() {
+      yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [commitLock])
+      const existing = yield* find(Plan.distinctKeys(events))
+      const plan = Plan.plan(events, (k) => existing.get(k), 1)
+      return rebase(events, plan, existing, new Map(), yield* commitPlan(plan))
+    }))
+
+  // This process's groups form a pipeline: each is looked up as soon as it arrives, then planned
+  // (synchronously, so plans are made one at a time) and committed in plan order. A group is planned
+  // against the rows of our groups that its lookup may have missed (planned but not yet committed,
+  // or committed after the lookup began): in real traffic a retry of one request often sits in the
+  // group behind the original's. So the next commit is ready the moment the previous one ends, and
+  // nothing but PostgreSQL's own work happens in the locked step.
+  let commits = 0 // our groups committed so far
+  let last: Pending | undefined // the group planned last: the next one commits after it
+  const recent: Array<Pending> = [] // groups a later lookup may have missed
+  const lookingUp = new Map<number, number>() // `commits` when a lookup began -> groups not yet planned
+
+  const prune = () => {
+    const oldest = lookingUp.size === 0 ? commits : Math.min(...lookingUp.keys())
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const c = recent[i]!.commit
+      if (c === FAILED || (c !== PENDING && c <= oldest)) recent.splice(i, 1)
+    }
+  }
+
+  /**
+   * Look up without the lock, plan, then commit in one statement. Planned with `seq` from 1; the
+   * statement returns where the new rows really start, and outcomes move by that much (or by the
+   * start of the earlier group whose row they point at).
+   */
   const append = (events: ReadonlyArray<Event.Event>) =>
-    EventStore.StoreError.refail(
-      "append",
-      sql.withTransaction(Effect.gen(function*() {
-        // Serialises the short commit step across processes: seq order = commit order, no deadlocks.
-        yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [COMMIT_LOCK])
-        const keys = Plan.distinctKeys(events)
-        const found = yield* sql.unsafe<Plan.StoredRow>(LOOKUP, [keys.map((k) => k.topic), keys.map((k) => k.event_id)])
-        const existing = new Map<string, Plan.Existing>()
-        let next = 1
-        for (const row of found) {
-          if (row.topic === null) next = Number(row.seq)
-          else existing.set(Event.keyString(row), { ...row, seq: Number(row.seq) })
+    Effect.suspend(() => {
+      const keys = Plan.distinctKeys(events)
+      const seen = commits
+      lookingUp.set(seen, (lookingUp.get(seen) ?? 0) + 1)
+      let looking = true
+      const doneLooking = () => {
+        if (looking) {
+          looking = false
+          const n = lookingUp.get(seen)! - 1
+          if (n === 0) lookingUp.delete(seen)
+          else lookingUp.set(seen, n)
+          prune()
         }
-        const plan = Plan.plan(events, (k) => existing.get(k), next)
-        const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-        const r = plan.rows
-        const deltas = Array.from(plan.deltas)
-        const [written] = yield* sql.unsafe<{ readonly inserted: string | number }>(WRITE, [
-          r.map((x) => x.seq),
-          r.map((x) => x.topic),
-          r.map((x) => x.event_id),
-          r.map((x) => x.timestamp),
-          r.map((x) => x.source),
-          r.map((x) => x.payload),
-          now,
-          deltas.map(([topic]) => topic),
-          deltas.map(([, d]) => d.unique_processed),
-          deltas.map(([, d]) => d.duplicate_dropped),
-          deltas.map(([, d]) => d.conflicts)
-        ])
-        // Under the lock nothing can conflict; if something ever did, report nothing rather than
-        // "accepted" for a row that was not stored: the transaction rolls back.
-        if (Number(written?.inserted) !== r.length) {
-          return yield* Effect.die(new Error(`inserted ${written?.inserted} of ${r.length} new events; rolled back`))
+      }
+      let self: Pending | undefined
+      return Effect.gen(function*() {
+        const existing = yield* find(keys)
+        // Planning: no yield from here to `last = self`, so groups are planned one at a time.
+        const origin = new Map<string, Pending>() // keys whose stored copy is an earlier group's row
+        const missed = recent.filter((e) => e.commit === PENDING || e.commit > seen)
+        if (missed.length > 0) {
+          const keyStrings = keys.map(Event.keyString)
+          for (const earlier of missed) {
+            for (const key of keyStrings) {
+              const row = earlier.rows.get(key)
+              if (row !== undefined) {
+                existing.set(key, row)
+                origin.set(key, earlier)
+              }
+            }
+          }
         }
-        return plan.outcomes
-      }))
-    )
+        doneLooking()
+        const plan = Plan.plan(events, (k) => existing.get(k), 1)
+        const me: Pending = {
+          rows: new Map(plan.rows.map((r) => [Event.keyString(r), r])),
+          commit: PENDING,
+          base: 0,
+          done: Deferred.unsafeMake(FiberId.none)
+        }
+        self = me
+        const previous = last
+        last = me
+        if (plan.rows.length > 0) recent.push(me)
+        if (previous !== undefined) yield* Deferred.await(previous.done)
+        const dependsOnFailed = Array.from(new Set(origin.values())).some((e) => e.commit === FAILED)
+        const base = dependsOnFailed
+          ? undefined
+          : yield* commitPlan(plan).pipe(Effect.catchIf(isStalePlan, () => Effect.succeed(undefined)))
+        if (base === undefined) {
+          // Another process stored one of our "new" keys, or an earlier group we counted on did not
+          // commit: this group is decided again under the lock, and groups planned on our rows too
+          // (after this one: `done` completes on exit, so our groups still commit in order).
+          if (!dependsOnFailed) yield* Metric.increment(replanned)
+          me.commit = FAILED
+          return yield* appendLocked(events)
+        }
+        me.base = base
+        me.commit = plan.rows.length > 0 ? ++commits : commits
+        yield* Deferred.succeed(me.done, undefined)
+        prune()
+        return rebase(events, plan, existing, origin, base)
+      }).pipe(
+        Effect.onExit(() =>
+          Effect.sync(() => {
+            doneLooking()
+            if (self !== undefined) {
+              // Interrupted or failed before committing: later groups must not count on our rows.
+              if (self.commit === PENDING) self.commit = FAILED
+              Deferred.unsafeDone(self.done, Exit.void) // no-op when already done
+              prune()
+            }
+          })
+        ),
+        (effect) => EventStore.StoreError.refail("append", effect)
+      )
+    })
 
   return EventStore.EventStore.of({
     append,
@@ -159,6 +347,7 @@ export const make = (options: Options): Effect.Effect<EventStore.EventStore["Typ
         Effect.provideService(SqlClient.SqlClient, sql),
         Effect.retry(Schedule.spaced(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(5))))
       )
+      yield* Metric.incrementBy(replanned, 0) // on /metrics from the start
       return fromClient(sql)
     })
   )

@@ -1,12 +1,19 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
+import { Client } from "pg"
+import type * as Event from "../../core/src/Event.js"
+import type * as EventStore from "../../core/src/EventStore.js"
 import * as EventStoreSuite from "../../core/test/EventStoreSuite.js"
+import { event } from "../../core/test/utils.js"
 import { PostgresEventStore } from "../src/index.js"
-import { available, dropSchemas, ensureSchema, freshSchema, urlFor } from "./utils.js"
+import { available, baseUrl, dropSchemas, ensureSchema, freshSchema, urlFor } from "./utils.js"
 
 const reachable = await available()
 const schema = reachable ? await freshSchema() : "unused"
@@ -26,6 +33,159 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
   })
 
   describe("PostgresEventStore", () => {
+    /** Two stores (two pools, as two processes would have) on one fresh schema. */
+    const twoStores = Effect.gen(function*() {
+      const name = yield* Effect.promise(() => freshSchema())
+      const a = yield* PostgresEventStore.make({ url: urlFor(name), maxConnections: 2 })
+      const b = yield* PostgresEventStore.make({ url: urlFor(name), maxConnections: 2 })
+      return [a, b] as const
+    })
+
+    const replanned = () =>
+      Effect.map(Metric.value(PostgresEventStore.replanned), (s) => s.count)
+
+    /** Whatever the interleaving: every outcome agrees with what is stored, and seq is 1..n, gap-free. */
+    const checkAgainstStore = (
+      store: EventStore.EventStore["Type"],
+      appended: ReadonlyArray<readonly [ReadonlyArray<Event.Event>, ReadonlyArray<EventStore.Outcome>]>
+    ) =>
+      Effect.gen(function*() {
+        const log = yield* store.read({ after: 0, limit: 10_000 })
+        assert.deepStrictEqual(log.map((e) => e.seq), log.map((_, i) => i + 1), "seq is gap-free commit order")
+        const byKey = new Map(log.map((e) => [`${e.topic}/${e.event_id}`, e]))
+        assert.strictEqual(byKey.size, log.length, "every key stored once")
+        let accepted = 0
+        let duplicates = 0
+        let conflicts = 0
+        for (const [events, outcomes] of appended) {
+          events.forEach((e, i) => {
+            const stored = byKey.get(`${e.topic}/${e.event_id}`)!
+            const o = outcomes[i]!
+            assert.strictEqual(o.seq, stored.seq, `${e.topic}/${e.event_id}`)
+            const same = JSON.stringify(stored.payload) === JSON.stringify(e.payload)
+            if (o.status === "accepted") accepted++
+            else duplicates++
+            if (o.status === "conflict") conflicts++
+            assert.strictEqual(o.status === "conflict", o.status !== "accepted" && !same, "conflict iff contents differ")
+          })
+        }
+        assert.strictEqual(accepted, log.length, "each stored key accepted exactly once")
+        const counters = yield* store.counters
+        const sum = (f: (c: EventStore.TopicCounters) => number) => Array.from(counters.per_topic.values()).reduce((n, c) => n + f(c), 0)
+        assert.deepStrictEqual(
+          [sum((c) => c.unique_processed), sum((c) => c.duplicate_dropped), sum((c) => c.conflicts)],
+          [accepted, duplicates, conflicts]
+        )
+      })
+
+    it.scopedLive("a key another instance commits between lookup and commit: the group is planned again under the lock", () =>
+      Effect.gen(function*() {
+        const [a, b] = yield* twoStores
+        // Hold the commit lock, so both groups are looked up (nothing stored yet) and then wait.
+        const admin = new Client({ connectionString: baseUrl })
+        yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.end()))
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const before = yield* replanned()
+        const groupA = [event("t", "1", { v: 1 }), event("t", "2", { v: 1 }), event("t", "3")]
+        const groupB = [event("t", "2", { v: 2 }), event("t", "4"), event("t", "1", { v: 1 }), event("t", "4")]
+        const fa = yield* Effect.fork(a.append(groupA))
+        const fb = yield* Effect.fork(b.append(groupB))
+        for (;;) {
+          const waiting = yield* Effect.promise(() =>
+            admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+          )
+          if (waiting.rows[0].n >= 2) break
+          yield* Effect.sleep("5 millis")
+        }
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        const [oa, ob] = yield* Fiber.join(Fiber.zip(fa, fb))
+        assert.strictEqual((yield* replanned()) - before, 1, "the second group found its plan stale once")
+        // Whichever committed first owns keys 1 and 2; the other's copies are a duplicate and a conflict.
+        const aFirst = oa[0]!.status === "accepted"
+        assert.deepStrictEqual(
+          [...oa, ...ob].map((o) => o.status),
+          aFirst
+            ? ["accepted", "accepted", "accepted", "conflict", "accepted", "duplicate", "duplicate"]
+            : ["duplicate", "conflict", "accepted", "accepted", "accepted", "accepted", "duplicate"]
+        )
+        yield* checkAgainstStore(a, [[groupA, oa], [groupB, ob]])
+      }), { timeout: 30_000 })
+
+    it.scopedLive("a group planned on an earlier group's rows, when that group goes stale: both decided again under the lock", () =>
+      Effect.gen(function*() {
+        const [a, b] = yield* twoStores
+        const admin = new Client({ connectionString: baseUrl })
+        yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.end()))
+        const waiters = (n: number) =>
+          Effect.gen(function*() {
+            for (;;) {
+              const r = yield* Effect.promise(() =>
+                admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+              )
+              if (r.rows[0].n >= n) return
+              yield* Effect.sleep("5 millis")
+            }
+          })
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const before = yield* replanned()
+        // B (another process) will store x first; A's first group plans x as new, A's second group
+        // plans on the first group's copy of k1.
+        const groupB = [event("t", "x", { by: "b" })]
+        const groupP = [event("t", "k1", { v: 1 }), event("t", "x", { by: "a" })]
+        const groupG = [event("t", "k1", { v: 1 }), event("t", "k2")]
+        const fb = yield* Effect.fork(b.append(groupB))
+        yield* waiters(1)
+        const fp = yield* Effect.fork(a.append(groupP))
+        yield* waiters(2)
+        const fg = yield* Effect.fork(a.append(groupG))
+        yield* Effect.sleep("300 millis") // G is looked up and planned; it waits for P in this process
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        const ob = yield* Fiber.join(fb)
+        const op = yield* Fiber.join(fp)
+        const og = yield* Fiber.join(fg)
+        assert.strictEqual((yield* replanned()) - before, 1, "P went stale; G followed it without a stale commit")
+        assert.deepStrictEqual([ob, op, og].map((os) => os.map((o) => o.status)), [
+          ["accepted"],
+          ["accepted", "conflict"],
+          ["duplicate", "accepted"]
+        ])
+        assert.strictEqual(og[0]!.seq, op[0]!.seq)
+        yield* checkAgainstStore(a, [[groupB, ob], [groupP, op], [groupG, og]])
+      }), { timeout: 30_000 })
+
+    const overlappingGroups = (n: number) =>
+      FastCheck.sample(
+        FastCheck.array(
+          FastCheck.record({ id: FastCheck.integer({ min: 0, max: 60 }), variant: FastCheck.integer({ min: 0, max: 1 }) }),
+          { minLength: 1, maxLength: 40 }
+        ).map((xs) => xs.map((x) => event(`t${x.id % 3}`, String(x.id), { variant: x.variant }))),
+        n
+      )
+
+    it.scopedLive("one instance, overlapping groups appended at once: planned against each other's rows, never stale", () =>
+      Effect.gen(function*() {
+        const [a] = yield* twoStores
+        const before = yield* replanned()
+        const groups = overlappingGroups(60)
+        // Four at a time: each is looked up while others commit, as the Aggregator's workers do.
+        const outcomes = yield* Effect.forEach(groups, (g) => a.append(g), { concurrency: 4 })
+        yield* checkAgainstStore(a, groups.map((g, i) => [g, outcomes[i]!] as const))
+        assert.strictEqual((yield* replanned()) - before, 0, "no group of this process went stale")
+      }), { timeout: 60_000 })
+
+    it.scopedLive("two instances appending overlapping groups at once: every key once, outcomes match the log", () =>
+      Effect.gen(function*() {
+        const [a, b] = yield* twoStores
+        const groups = overlappingGroups(80)
+        // Each round, both instances append a group at the same moment.
+        const appended: Array<readonly [ReadonlyArray<Event.Event>, ReadonlyArray<EventStore.Outcome>]> = []
+        for (let i = 0; i + 1 < groups.length; i += 2) {
+          const [oa, ob] = yield* Effect.all([a.append(groups[i]!), b.append(groups[i + 1]!)], { concurrency: 2 })
+          appended.push([groups[i]!, oa], [groups[i + 1]!, ob])
+        }
+        yield* checkAgainstStore(b, appended)
+      }), { timeout: 60_000 })
+
     it.effect("a wrong URL or an unreachable server fails to open with a StoreError", () =>
       Effect.gen(function*() {
         for (const url of ["postgres://127.0.0.1:1/test", "postgres://127.0.0.1:5432/no_such_database_here"]) {
