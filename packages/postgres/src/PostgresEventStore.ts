@@ -7,9 +7,11 @@
  * The locked step is kept short and free of round trips: a group is looked up and planned first,
  * without the lock (stored rows never change, so a stored copy read then is the copy there at
  * commit), and then one statement, `event_aggregator_commit`, takes the lock, numbers the new
- * rows, inserts them with `ON CONFLICT DO NOTHING`, adds the counters and commits. If another
- * process stored one of the group's "new" keys in between, that statement stores nothing and the
- * group is planned again inside a locked transaction (lock, look up, plan, write, commit).
+ * rows, inserts them with `ON CONFLICT DO NOTHING`, adds the counters and commits. Within a
+ * process, a group is planned against the process's earlier groups that are not committed yet,
+ * and groups commit in plan order. If another process stored one of a group's "new" keys in
+ * between, that statement stores nothing and the group is decided again inside one locked
+ * transaction (lock, look up, plan, the same statement).
  *
  * @since 0.1.0
  */
