@@ -115,6 +115,11 @@ describe.skipIf(!reachable)("several aggregator processes on one PostgreSQL data
         assert.strictEqual(s.duplicate_dropped, 20 * 15 * 40 - expected.size)
         assert.strictEqual(s.received, s.unique_processed + s.duplicate_dropped + s.pending)
       }
+      // Groups that raced another instance for a key and were decided again under the lock.
+      for (const i of instances) {
+        const metrics = await fetch(`${i.url}/metrics`).then((r) => r.text())
+        assert.match(metrics, /^event_aggregator_pg_commit_replanned_total\{[^}]*\} \d+$/m)
+      }
     } finally {
       await Promise.all(instances.map(stop))
     }
