@@ -31,9 +31,11 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Crypto from "node:crypto"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -81,8 +83,15 @@ const migrations = {
   // snapshot, so max(seq) is read after the lock is held and sees every earlier commit.
   "0002_commit_function": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    // Each commit records its group's id: when the reply to a commit is lost, the client asks
+    // whether that group committed instead of guessing (kept an hour, pruned now and then).
+    yield* sql`CREATE TABLE commit_groups (
+      id UUID PRIMARY KEY,
+      first_seq BIGINT NOT NULL,
+      committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`
     yield* sql.unsafe(`CREATE FUNCTION event_aggregator_commit(
-      p_topics text[], p_event_ids text[], p_timestamps text[], p_sources text[], p_payloads text[], p_received_at text,
+      p_group uuid, p_topics text[], p_event_ids text[], p_timestamps text[], p_sources text[], p_payloads text[], p_received_at text,
       p_counter_topics text[], p_unique bigint[], p_duplicate bigint[], p_conflict bigint[]
     ) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
     DECLARE
@@ -105,6 +114,10 @@ const migrations = {
           unique_processed = topic_counters.unique_processed + excluded.unique_processed,
           duplicate_dropped = topic_counters.duplicate_dropped + excluded.duplicate_dropped,
           conflicts = topic_counters.conflicts + excluded.conflicts;
+      INSERT INTO commit_groups (id, first_seq) VALUES (p_group, first_seq);
+      IF random() < 0.001 THEN
+        DELETE FROM commit_groups WHERE committed_at < now() - interval '1 hour';
+      END IF;
       RETURN first_seq;
     END
     $fn$`)
@@ -115,7 +128,10 @@ const migrations = {
 const FIND = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
 FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)`
 
-const COMMIT = "SELECT event_aggregator_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS first_seq"
+const COMMIT = "SELECT event_aggregator_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS first_seq"
+
+// Whether a group committed; under the lock, so a commit still running on a lost connection ends first.
+const COMMITTED = "SELECT first_seq FROM commit_groups WHERE id = $1"
 
 const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3`
@@ -149,6 +165,9 @@ const rebase = (
     return existing.has(key) ? o : { status: o.status, seq: o.seq + base }
   })
 }
+
+/** Asking whether a group committed: a few tries over about 1.5 s (the database may be restarting). */
+const resolveSchedule = Schedule.exponential(Duration.millis(100)).pipe(Schedule.intersect(Schedule.recurs(4)))
 
 const isStalePlan = (error: SqlError.SqlError): boolean =>
   typeof error.cause === "object" && error.cause !== null && (error.cause as { code?: unknown }).code === STALE_PLAN
@@ -185,11 +204,12 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
     Effect.map(sql.unsafe<Plan.StoredRow>(FIND, [keys.map((k) => k.topic), keys.map((k) => k.event_id)]), existingOf)
 
   /** The locked step: the plan's rows and counters; the new rows' base (first seq - 1). */
-  const commitPlan = (plan: Plan.Plan) =>
+  const commitPlan = (plan: Plan.Plan, group: string) =>
     Effect.gen(function*() {
       const r = plan.rows
       const deltas = Array.from(plan.deltas)
       const [row] = yield* sql.unsafe<{ readonly first_seq: string | number }>(COMMIT, [
+        group,
         r.map((x) => x.topic),
         r.map((x) => x.event_id),
         r.map((x) => x.timestamp),
@@ -204,17 +224,45 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       return Number(row!.first_seq) - 1
     })
 
+  /** The base `group` committed with, or undefined if it did not commit (asked under the lock). */
+  const committedBase = (group: string) =>
+    sql.withTransaction(Effect.gen(function*() {
+      yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [commitLock])
+      const [row] = yield* sql.unsafe<{ readonly first_seq: string | number }>(COMMITTED, [group])
+      return row === undefined ? undefined : Number(row.first_seq) - 1
+    })).pipe(Effect.retry(resolveSchedule))
+
+  /**
+   * A commit that failed without a verdict (the connection dropped, the reply was lost) may still
+   * have committed: ask. Committed: its base, as if the reply had come. Not committed, or the
+   * database cannot say: the original error (nothing of the group is stored; a retry is safe).
+   * A stale plan (EA409) is a verdict and passes through.
+   */
+  const settled = (group: string) => <A>(commit: Effect.Effect<A, SqlError.SqlError>, committed: (base: number) => A) =>
+    Effect.catchIf(commit, (error) => !isStalePlan(error), (error) =>
+      Effect.flatMap(Effect.option(committedBase(group)), (base) =>
+        Option.isSome(base) && base.value !== undefined ? Effect.succeed(committed(base.value)) : Effect.fail(error)))
+
   /**
    * When a plan went stale: lock, look up, plan and commit in one transaction. Under the lock nothing
    * can go stale; if it ever did, the commit statement fails and the transaction rolls back.
    */
   const appendLocked = (events: ReadonlyArray<Event.Event>) =>
-    sql.withTransaction(Effect.gen(function*() {
-      yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [commitLock])
-      const existing = yield* find(Plan.distinctKeys(events))
-      const plan = Plan.plan(events, (k) => existing.get(k), 1)
-      return rebase(events, plan, existing, new Map(), yield* commitPlan(plan))
-    }))
+    Effect.suspend(() => {
+      const group = Crypto.randomUUID()
+      let decided: { readonly plan: Plan.Plan; readonly existing: ReadonlyMap<string, Plan.Existing> } | undefined
+      const rebased = (base: number) => rebase(events, decided!.plan, decided!.existing, new Map(), base)
+      return settled(group)(
+        sql.withTransaction(Effect.gen(function*() {
+          yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [commitLock])
+          const existing = yield* find(Plan.distinctKeys(events))
+          const plan = Plan.plan(events, (k) => existing.get(k), 1)
+          decided = { plan, existing }
+          return rebased(yield* commitPlan(plan, group))
+        })),
+        rebased
+      )
+    })
 
   // This process's groups form a pipeline: each is looked up as soon as it arrives, then planned
   // (synchronously, so plans are made one at a time) and committed in plan order. A group is planned
@@ -240,8 +288,12 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
    * statement returns where the new rows really start, and outcomes move by that much (or by the
    * start of the earlier group whose row they point at).
    */
+  // Only the lookup can be interrupted: once a group is planned, later groups may count on it,
+  // so it runs to its commit (or failure) and completes `done` in order, whatever happens to
+  // the caller (the Aggregator commits uninterruptibly anyway). The bookkeeping is registered
+  // and its cleanup installed with no interruption point in between.
   const append = (events: ReadonlyArray<Event.Event>) =>
-    Effect.suspend(() => {
+    Effect.uninterruptibleMask((restore) => {
       const keys = Plan.distinctKeys(events)
       const seen = commits
       lookingUp.set(seen, (lookingUp.get(seen) ?? 0) + 1)
@@ -257,7 +309,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       }
       let self: Pending | undefined
       return Effect.gen(function*() {
-        const existing = yield* find(keys)
+        const existing = yield* restore(find(keys))
         // Planning: no yield from here to `last = self`, so groups are planned one at a time.
         const origin = new Map<string, Pending>() // keys whose stored copy is an earlier group's row
         const missed = recent.filter((e) => e.commit === PENDING || e.commit > seen)
@@ -287,9 +339,12 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
         if (plan.rows.length > 0) recent.push(me)
         if (previous !== undefined) yield* Deferred.await(previous.done)
         const dependsOnFailed = Array.from(new Set(origin.values())).some((e) => e.commit === FAILED)
+        const group = Crypto.randomUUID()
         const base = dependsOnFailed
           ? undefined
-          : yield* commitPlan(plan).pipe(Effect.catchIf(isStalePlan, () => Effect.succeed(undefined)))
+          : yield* settled(group)(commitPlan(plan, group), (b): number | undefined => b).pipe(
+            Effect.catchIf(isStalePlan, () => Effect.succeed(undefined))
+          )
         if (base === undefined) {
           // Another process stored one of our "new" keys, or an earlier group we counted on did not
           // commit: this group is decided again under the lock, and groups planned on our rows too
@@ -343,6 +398,20 @@ export const make = (options: Options): Effect.Effect<EventStore.EventStore["Typ
         applicationName: "event-aggregator"
       }).pipe(Effect.provide(Reactivity.layer))
       yield* sql.unsafe("SELECT 1") // an unreachable server or a wrong URL fails here, once
+      // The commit statement reads max(seq) after taking the lock, which needs a fresh snapshot per
+      // statement: under REPEATABLE READ or SERIALIZABLE it would read before the lock.
+      const [isolation] = yield* sql.unsafe<{ readonly default_transaction_isolation: string }>(
+        "SHOW default_transaction_isolation"
+      )
+      if (isolation?.default_transaction_isolation !== "read committed") {
+        return yield* Effect.fail(
+          new Error(
+            `default_transaction_isolation is '${isolation?.default_transaction_isolation}' for this role/database; ` +
+              "the store needs 'read committed' (add ?options=-c%20default_transaction_isolation%3Dread%5C%20committed to the URL, " +
+              "or ALTER ROLE ... SET default_transaction_isolation = 'read committed')"
+          )
+        )
+      }
       // The Migrator locks its table while it runs; instances starting together can still race to
       // create that table, so a failed attempt is retried (the winner's table is there by then).
       yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "event_aggregator_migrations" }).pipe(

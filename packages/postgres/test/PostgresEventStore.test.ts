@@ -7,6 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
+import * as Net from "node:net"
 import { Client } from "pg"
 import type * as Event from "../../core/src/Event.js"
 import type * as EventStore from "../../core/src/EventStore.js"
@@ -151,6 +152,165 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         ])
         assert.strictEqual(og[0]!.seq, op[0]!.seq)
         yield* checkAgainstStore(a, [[groupB, ob], [groupP, op], [groupG, og]])
+      }), { timeout: 30_000 })
+
+    it.scopedLive("a planned group runs to its commit even if its caller is interrupted: later groups that count on it stay right", () =>
+      Effect.gen(function*() {
+        const [a] = yield* twoStores
+        const admin = new Client({ connectionString: baseUrl })
+        yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.end()))
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        // G0 waits in PostgreSQL; G1 waits for G0; G2 planned k as a duplicate of G0's copy.
+        const f0 = yield* Effect.fork(a.append([event("t", "k", { v: 0 })]))
+        for (;;) {
+          const r = yield* Effect.promise(() =>
+            admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+          )
+          if (r.rows[0].n >= 1) break
+          yield* Effect.sleep("5 millis")
+        }
+        const f1 = yield* Effect.fork(a.append([event("t", "a")]))
+        yield* Effect.sleep("200 millis")
+        const f2 = yield* Effect.fork(a.append([event("t", "k", { v: 2 }), event("t", "y")]))
+        yield* Effect.sleep("200 millis")
+        const interrupting = yield* Effect.fork(Fiber.interrupt(f1)) // waits: G1 is past its lookup
+        yield* Effect.sleep("100 millis")
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        yield* Fiber.join(interrupting)
+        const o0 = yield* Fiber.join(f0)
+        const o2 = yield* Fiber.join(f2)
+        const log = yield* a.read({ after: 0, limit: 100 })
+        assert.deepStrictEqual(log.map((e) => [e.event_id, e.seq]), [["k", 1], ["a", 2], ["y", 3]])
+        assert.deepStrictEqual(o0, [{ status: "accepted", seq: 1 }])
+        assert.deepStrictEqual(o2, [{ status: "conflict", seq: 1 }, { status: "accepted", seq: 3 }])
+        const counters = (yield* a.counters).per_topic.get("t")
+        assert.deepStrictEqual(counters, { unique_processed: 3, duplicate_dropped: 1, conflicts: 1 })
+      }), { timeout: 30_000 })
+
+    it.scopedLive("appends interrupted during their lookup leave nothing behind", () =>
+      Effect.gen(function*() {
+        const [a] = yield* twoStores
+        for (let i = 0; i < 30; i++) {
+          const f = yield* Effect.fork(a.append([event("t", `i${i}`)]))
+          yield* Effect.sleep(`${i % 3} millis`)
+          yield* Fiber.interrupt(f)
+        }
+        // Whatever was interrupted where, the store goes on: a group committed now is planned and
+        // committed alone, and a later one sees it.
+        const [o1] = yield* a.append([event("t", "after")])
+        const [o2] = yield* a.append([event("t", "after")])
+        assert.strictEqual(o1!.status, "accepted")
+        assert.deepStrictEqual(o2, { status: "duplicate", seq: o1!.seq })
+        const log = yield* a.read({ after: 0, limit: 100 })
+        assert.deepStrictEqual(log.map((e) => e.seq), log.map((_, i) => i + 1))
+      }), { timeout: 30_000 })
+
+    it.effect("a role or database defaulting to REPEATABLE READ is refused at open, naming the setting", () =>
+      Effect.gen(function*() {
+        const name = yield* Effect.promise(() => freshSchema())
+        const url = `${baseUrl}?options=${encodeURIComponent(`-c search_path=${name} -c default_transaction_isolation=repeatable\\ read`)}`
+        const exit = yield* Effect.exit(Effect.scoped(PostgresEventStore.make({ url: Redacted.make(url) })))
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) assert.include(String(exit.cause), "default_transaction_isolation is 'repeatable read'")
+      }), { timeout: 30_000 })
+
+    /** A TCP proxy to PostgreSQL that can hold back the server's replies, and drop its connections. */
+    const proxy = Effect.acquireRelease(
+      Effect.promise(() =>
+        new Promise<{ port: number; holdReplies: () => void; drop: () => void; close: () => Promise<void> }>((resolve) => {
+          const upstream = new URL(baseUrl)
+          const pairs = new Set<readonly [Net.Socket, Net.Socket]>()
+          const server = Net.createServer((client) => {
+            const db = Net.connect(Number(upstream.port || 5432), upstream.hostname)
+            const pair = [client, db] as const
+            pairs.add(pair)
+            client.pipe(db)
+            db.pipe(client)
+            for (const socket of pair) {
+              socket.on("error", () => {})
+              socket.on("close", () => {
+                pairs.delete(pair)
+                client.destroy()
+                db.destroy()
+              })
+            }
+          })
+          const drop = () => {
+            for (const [client, db] of pairs) {
+              client.destroy()
+              db.destroy()
+            }
+          }
+          server.listen(0, "127.0.0.1", () =>
+            resolve({
+              port: (server.address() as Net.AddressInfo).port,
+              holdReplies: () => {
+                for (const [client, db] of pairs) db.unpipe(client)
+              },
+              drop,
+              close: () => new Promise((done) => (drop(), server.close(() => done())))
+            }))
+        })
+      ),
+      (p) => Effect.promise(() => p.close())
+    )
+
+    const adminClient = Effect.acquireRelease(
+      Effect.promise(async () => {
+        const c = new Client({ connectionString: baseUrl })
+        await c.connect()
+        return c
+      }),
+      (c) => Effect.promise(() => c.end())
+    )
+
+    const lockWaiters = (admin: Client) =>
+      Effect.promise(() => admin.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+        .pipe(Effect.map((r) => r.rows.map((row) => row.pid as number)))
+
+    it.scopedLive("a commit whose reply is lost: the store asks whether it committed, and reports it accepted once", () =>
+      Effect.gen(function*() {
+        const p = yield* proxy
+        const name = yield* Effect.promise(() => freshSchema())
+        const url = `postgres://postgres@127.0.0.1:${p.port}${new URL(baseUrl).pathname}?options=${encodeURIComponent(`-c search_path=${name}`)}`
+        const store = yield* PostgresEventStore.make({ url: Redacted.make(url), maxConnections: 2 })
+        const admin = yield* adminClient
+        assert.strictEqual((yield* store.append([event("t", "warm")]))[0]!.status, "accepted")
+
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const f = yield* Effect.fork(store.append([event("t", "k")]))
+        while ((yield* lockWaiters(admin)).length < 1) yield* Effect.sleep("5 millis")
+        p.holdReplies() // the commit statement runs, its reply never reaches the store
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        for (;;) {
+          const r = yield* Effect.promise(() => admin.query(`SELECT count(*)::int AS n FROM ${name}.events WHERE event_id = 'k'`))
+          if (r.rows[0].n === 1) break
+          yield* Effect.sleep("5 millis")
+        }
+        p.drop() // the store sees its connection fail after the commit
+        const outcomes = yield* Fiber.join(f)
+        assert.deepStrictEqual(outcomes, [{ status: "accepted", seq: 2 }])
+        assert.deepStrictEqual(yield* store.append([event("t", "k")]), [{ status: "duplicate", seq: 2 }])
+        assert.deepStrictEqual((yield* store.counters).per_topic.get("t"), { unique_processed: 2, duplicate_dropped: 1, conflicts: 0 })
+      }), { timeout: 30_000 })
+
+    it.scopedLive("a commit that never ran because its connection died: the append fails, nothing stored, a retry is accepted", () =>
+      Effect.gen(function*() {
+        const name = yield* Effect.promise(() => freshSchema())
+        const store = yield* PostgresEventStore.make({ url: urlFor(name), maxConnections: 2 })
+        const admin = yield* adminClient
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const f = yield* Effect.fork(store.append([event("t", "n")]))
+        let waiting: ReadonlyArray<number> = []
+        while ((waiting = yield* lockWaiters(admin)).length < 1) yield* Effect.sleep("5 millis")
+        yield* Effect.promise(() => admin.query("SELECT pg_terminate_backend($1)", [waiting[0]]))
+        yield* Effect.sleep("200 millis") // the store asks, under the lock, and waits for it
+        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        const exit = yield* Fiber.await(f)
+        assert.isTrue(Exit.isFailure(exit))
+        assert.deepStrictEqual(yield* store.read({ after: 0, limit: 10 }), [])
+        assert.strictEqual((yield* store.counters).per_topic.size, 0)
+        assert.deepStrictEqual(yield* store.append([event("t", "n")]), [{ status: "accepted", seq: 1 }])
       }), { timeout: 30_000 })
 
     const overlappingGroups = (n: number) =>
