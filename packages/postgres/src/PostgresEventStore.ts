@@ -287,11 +287,12 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
    * Look up without the lock, plan, then commit in one statement. Planned with `seq` from 1; the
    * statement returns where the new rows really start, and outcomes move by that much (or by the
    * start of the earlier group whose row they point at).
+   *
+   * Only the lookup can be interrupted: once a group is planned, later groups may count on it, so
+   * it runs to its commit (or failure) and completes `done` in order, whatever happens to the
+   * caller (the Aggregator commits uninterruptibly anyway). The bookkeeping is registered and its
+   * cleanup installed with no interruption point in between.
    */
-  // Only the lookup can be interrupted: once a group is planned, later groups may count on it,
-  // so it runs to its commit (or failure) and completes `done` in order, whatever happens to
-  // the caller (the Aggregator commits uninterruptibly anyway). The bookkeeping is registered
-  // and its cleanup installed with no interruption point in between.
   const append = (events: ReadonlyArray<Event.Event>) =>
     Effect.uninterruptibleMask((restore) => {
       const keys = Plan.distinctKeys(events)
