@@ -45,13 +45,9 @@ export interface Options {
   readonly maxConnections?: number | undefined
 }
 
-/**
- * The advisory lock key every commit step takes (`"EAgg" 1`): `SELECT pg_advisory_lock(297450039041)`
- * in psql pauses every instance's commits until that session unlocks or ends.
- *
- * @since 0.1.0
- */
-export const commitLock = 0x45_41_67_67_01
+// High half of the commit lock's key ("EAgg"); the low half is the events table's OID, so stores
+// in different schemas of one database do not wait on each other.
+const LOCK_CLASS = 0x45_41_67_67
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
@@ -83,6 +79,13 @@ const migrations = {
   // snapshot, so max(seq) is read after the lock is held and sees every earlier commit.
   "0002_commit_function": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql.unsafe<{ readonly key: string }>(
+      `SELECT ((${LOCK_CLASS}::bigint << 32) | 'events'::regclass::oid::bigint)::text AS key`
+    )
+    const key = BigInt(row!.key).toString() // a number, checked, before it goes into SQL text
+    // The advisory lock key of this schema's commit step: `SELECT pg_advisory_lock(event_aggregator_commit_lock())`
+    // in psql pauses every instance's commits until that session unlocks or ends.
+    yield* sql.unsafe(`CREATE FUNCTION event_aggregator_commit_lock() RETURNS bigint LANGUAGE sql IMMUTABLE AS $fn$ SELECT ${key}::bigint $fn$`)
     // Each commit records its group's id: when the reply to a commit is lost, the client asks
     // whether that group committed instead of guessing (kept an hour, pruned now and then).
     yield* sql`CREATE TABLE commit_groups (
@@ -98,7 +101,7 @@ const migrations = {
       first_seq bigint;
       stored bigint;
     BEGIN
-      PERFORM pg_advisory_xact_lock(${commitLock});
+      PERFORM pg_advisory_xact_lock(${key});
       SELECT coalesce(max(seq), 0) + 1 INTO first_seq FROM events;
       INSERT INTO events (${COLUMNS})
         SELECT first_seq + r.n - 1, r.t, r.i, r.ts, r.src, r.p, p_received_at
@@ -129,6 +132,8 @@ const FIND = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payloa
 FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)`
 
 const COMMIT = "SELECT event_aggregator_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS first_seq"
+
+const LOCK = "SELECT pg_advisory_xact_lock(event_aggregator_commit_lock())"
 
 // Whether a group committed; under the lock, so a commit still running on a lost connection ends first.
 const COMMITTED = "SELECT first_seq FROM commit_groups WHERE id = $1"
@@ -227,7 +232,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
   /** The base `group` committed with, or undefined if it did not commit (asked under the lock). */
   const committedBase = (group: string) =>
     sql.withTransaction(Effect.gen(function*() {
-      yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [commitLock])
+      yield* sql.unsafe(LOCK)
       const [row] = yield* sql.unsafe<{ readonly first_seq: string | number }>(COMMITTED, [group])
       return row === undefined ? undefined : Number(row.first_seq) - 1
     })).pipe(Effect.retry(resolveSchedule))
@@ -254,7 +259,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       const rebased = (base: number) => rebase(events, decided!.plan, decided!.existing, new Map(), base)
       return settled(group)(
         sql.withTransaction(Effect.gen(function*() {
-          yield* sql.unsafe("SELECT pg_advisory_xact_lock($1)", [commitLock])
+          yield* sql.unsafe(LOCK)
           const existing = yield* find(Plan.distinctKeys(events))
           const plan = Plan.plan(events, (k) => existing.get(k), 1)
           decided = { plan, existing }

@@ -39,8 +39,48 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
       const name = yield* Effect.promise(() => freshSchema())
       const a = yield* PostgresEventStore.make({ url: urlFor(name), maxConnections: 2 })
       const b = yield* PostgresEventStore.make({ url: urlFor(name), maxConnections: 2 })
-      return [a, b] as const
+      return [a, b, name] as const
     })
+
+    const adminClient = Effect.acquireRelease(
+      Effect.promise(async () => {
+        const c = new Client({ connectionString: baseUrl })
+        await c.connect()
+        return c
+      }),
+      (c) => Effect.promise(() => c.end())
+    )
+
+    /** The commit lock of `schema`, held and released from a connection of the test's own, and who waits on it. */
+    const commitLockOf = (schema: string) =>
+      Effect.gen(function*() {
+        const admin = yield* adminClient
+        const key: string = (yield* Effect.promise(() =>
+          admin.query(`SELECT ${schema}.event_aggregator_commit_lock()::text AS key`)
+        )).rows[0].key
+        const waiting = Effect.promise(() =>
+          admin.query(
+            `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
+             AND ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
+            [key]
+          )
+        ).pipe(Effect.map((r) => r.rows.map((row) => row.pid as number)))
+        return {
+          admin,
+          hold: Effect.promise(() => admin.query("SELECT pg_advisory_lock($1::bigint)", [key])),
+          release: Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1::bigint)", [key])),
+          waiting,
+          /** Until `n` sessions wait for the lock; their pids. */
+          waiters: (n: number) =>
+            Effect.gen(function*() {
+              for (;;) {
+                const pids = yield* waiting
+                if (pids.length >= n) return pids
+                yield* Effect.sleep("5 millis")
+              }
+            })
+        }
+      })
 
     const replanned = () =>
       Effect.map(Metric.value(PostgresEventStore.replanned), (s) => s.count)
@@ -79,26 +119,33 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         )
       })
 
+    it.scopedLive("stores in different schemas of one database do not wait for each other's commit lock", () =>
+      Effect.gen(function*() {
+        const [a, , schemaA] = yield* twoStores
+        const [b] = yield* twoStores
+        const lock = yield* commitLockOf(schemaA)
+        yield* lock.hold
+        const fa = yield* Effect.fork(a.append([event("t", "waits")]))
+        yield* lock.waiters(1)
+        const ob = yield* b.append([event("t", "goes")]).pipe(Effect.disconnect, Effect.timeout("10 seconds"))
+        assert.deepStrictEqual(ob, [{ status: "accepted", seq: 1 }])
+        yield* lock.release
+        assert.deepStrictEqual(yield* Fiber.join(fa), [{ status: "accepted", seq: 1 }])
+      }), { timeout: 30_000 })
+
     it.scopedLive("a key another instance commits between lookup and commit: the group is planned again under the lock", () =>
       Effect.gen(function*() {
-        const [a, b] = yield* twoStores
+        const [a, b, schema] = yield* twoStores
         // Hold the commit lock, so both groups are looked up (nothing stored yet) and then wait.
-        const admin = new Client({ connectionString: baseUrl })
-        yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.end()))
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const lock = yield* commitLockOf(schema)
+        yield* lock.hold
         const before = yield* replanned()
         const groupA = [event("t", "1", { v: 1 }), event("t", "2", { v: 1 }), event("t", "3")]
         const groupB = [event("t", "2", { v: 2 }), event("t", "4"), event("t", "1", { v: 1 }), event("t", "4")]
         const fa = yield* Effect.fork(a.append(groupA))
         const fb = yield* Effect.fork(b.append(groupB))
-        for (;;) {
-          const waiting = yield* Effect.promise(() =>
-            admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-          )
-          if (waiting.rows[0].n >= 2) break
-          yield* Effect.sleep("5 millis")
-        }
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        yield* lock.waiters(2)
+        yield* lock.release
         const [oa, ob] = yield* Fiber.join(Fiber.zip(fa, fb))
         assert.strictEqual((yield* replanned()) - before, 1, "the second group found its plan stale once")
         // Whichever committed first owns keys 1 and 2; the other's copies are a duplicate and a conflict.
@@ -114,20 +161,9 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
 
     it.scopedLive("a group planned on an earlier group's rows, when that group goes stale: both decided again under the lock", () =>
       Effect.gen(function*() {
-        const [a, b] = yield* twoStores
-        const admin = new Client({ connectionString: baseUrl })
-        yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.end()))
-        const waiters = (n: number) =>
-          Effect.gen(function*() {
-            for (;;) {
-              const r = yield* Effect.promise(() =>
-                admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-              )
-              if (r.rows[0].n >= n) return
-              yield* Effect.sleep("5 millis")
-            }
-          })
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const [a, b, schema] = yield* twoStores
+        const lock = yield* commitLockOf(schema)
+        yield* lock.hold
         const before = yield* replanned()
         // B (another process) will store x first; A's first group plans x as new, A's second group
         // plans on the first group's copy of k1.
@@ -135,12 +171,12 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const groupP = [event("t", "k1", { v: 1 }), event("t", "x", { by: "a" })]
         const groupG = [event("t", "k1", { v: 1 }), event("t", "k2")]
         const fb = yield* Effect.fork(b.append(groupB))
-        yield* waiters(1)
+        yield* lock.waiters(1)
         const fp = yield* Effect.fork(a.append(groupP))
-        yield* waiters(2)
+        yield* lock.waiters(2)
         const fg = yield* Effect.fork(a.append(groupG))
-        yield* Effect.sleep("300 millis") // G is looked up and planned; it waits for P in this process
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        yield* Effect.sleep("1 second") // G is looked up and planned; it waits for P in this process
+        yield* lock.release
         const ob = yield* Fiber.join(fb)
         const op = yield* Fiber.join(fp)
         const og = yield* Fiber.join(fg)
@@ -156,26 +192,19 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
 
     it.scopedLive("a planned group runs to its commit even if its caller is interrupted: later groups that count on it stay right", () =>
       Effect.gen(function*() {
-        const [a] = yield* twoStores
-        const admin = new Client({ connectionString: baseUrl })
-        yield* Effect.acquireRelease(Effect.promise(() => admin.connect()), () => Effect.promise(() => admin.end()))
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const [a, , schema] = yield* twoStores
+        const lock = yield* commitLockOf(schema)
+        yield* lock.hold
         // G0 waits in PostgreSQL; G1 waits for G0; G2 planned k as a duplicate of G0's copy.
         const f0 = yield* Effect.fork(a.append([event("t", "k", { v: 0 })]))
-        for (;;) {
-          const r = yield* Effect.promise(() =>
-            admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-          )
-          if (r.rows[0].n >= 1) break
-          yield* Effect.sleep("5 millis")
-        }
+        yield* lock.waiters(1)
         const f1 = yield* Effect.fork(a.append([event("t", "a")]))
-        yield* Effect.sleep("200 millis")
+        yield* Effect.sleep("1 second")
         const f2 = yield* Effect.fork(a.append([event("t", "k", { v: 2 }), event("t", "y")]))
-        yield* Effect.sleep("200 millis")
+        yield* Effect.sleep("1 second")
         const interrupting = yield* Effect.fork(Fiber.interrupt(f1)) // waits: G1 is past its lookup
-        yield* Effect.sleep("100 millis")
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        yield* Effect.sleep("300 millis")
+        yield* lock.release
         yield* Fiber.join(interrupting)
         const o0 = yield* Fiber.join(f0)
         const o2 = yield* Fiber.join(f2)
@@ -255,35 +284,22 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
       (p) => Effect.promise(() => p.close())
     )
 
-    const adminClient = Effect.acquireRelease(
-      Effect.promise(async () => {
-        const c = new Client({ connectionString: baseUrl })
-        await c.connect()
-        return c
-      }),
-      (c) => Effect.promise(() => c.end())
-    )
-
-    const lockWaiters = (admin: Client) =>
-      Effect.promise(() => admin.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
-        .pipe(Effect.map((r) => r.rows.map((row) => row.pid as number)))
-
     it.scopedLive("a commit whose reply is lost: the store asks whether it committed, and reports it accepted once", () =>
       Effect.gen(function*() {
         const p = yield* proxy
         const name = yield* Effect.promise(() => freshSchema())
         const url = `postgres://postgres@127.0.0.1:${p.port}${new URL(baseUrl).pathname}?options=${encodeURIComponent(`-c search_path=${name}`)}`
         const store = yield* PostgresEventStore.make({ url: Redacted.make(url), maxConnections: 2 })
-        const admin = yield* adminClient
+        const lock = yield* commitLockOf(name)
         assert.strictEqual((yield* store.append([event("t", "warm")]))[0]!.status, "accepted")
 
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        yield* lock.hold
         const f = yield* Effect.fork(store.append([event("t", "k")]))
-        while ((yield* lockWaiters(admin)).length < 1) yield* Effect.sleep("5 millis")
+        yield* lock.waiters(1)
         p.holdReplies() // the commit statement runs, its reply never reaches the store
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        yield* lock.release
         for (;;) {
-          const r = yield* Effect.promise(() => admin.query(`SELECT count(*)::int AS n FROM ${name}.events WHERE event_id = 'k'`))
+          const r = yield* Effect.promise(() => lock.admin.query(`SELECT count(*)::int AS n FROM ${name}.events WHERE event_id = 'k'`))
           if (r.rows[0].n === 1) break
           yield* Effect.sleep("5 millis")
         }
@@ -298,14 +314,13 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
       Effect.gen(function*() {
         const name = yield* Effect.promise(() => freshSchema())
         const store = yield* PostgresEventStore.make({ url: urlFor(name), maxConnections: 2 })
-        const admin = yield* adminClient
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_lock($1)", [PostgresEventStore.commitLock]))
+        const lock = yield* commitLockOf(name)
+        yield* lock.hold
         const f = yield* Effect.fork(store.append([event("t", "n")]))
-        let waiting: ReadonlyArray<number> = []
-        while ((waiting = yield* lockWaiters(admin)).length < 1) yield* Effect.sleep("5 millis")
-        yield* Effect.promise(() => admin.query("SELECT pg_terminate_backend($1)", [waiting[0]]))
+        const [pid] = yield* lock.waiters(1)
+        yield* Effect.promise(() => lock.admin.query("SELECT pg_terminate_backend($1)", [pid]))
         yield* Effect.sleep("200 millis") // the store asks, under the lock, and waits for it
-        yield* Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1)", [PostgresEventStore.commitLock]))
+        yield* lock.release
         const exit = yield* Fiber.await(f)
         assert.isTrue(Exit.isFailure(exit))
         assert.deepStrictEqual(yield* store.read({ after: 0, limit: 10 }), [])
