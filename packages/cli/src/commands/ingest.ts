@@ -1,4 +1,4 @@
-/** `ingest`: events from files, directories or stdin into a local SQLite file or a running server. */
+/** `ingest`: events from files, directories or stdin into a local store (SQLite by default) or a running server. */
 import { Aggregator, AggregatorConfig, Event } from "@event-aggregator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -24,8 +24,8 @@ interface Sink {
   readonly publish: (events: ReadonlyArray<Event.Event>) => Effect.Effect<Aggregator.Summary, Remote.RemoteError | { readonly message: string }>
 }
 
-const localSink = (dbPath: string) =>
-  Effect.map(Local.open(dbPath), (aggregator) => ({
+const localSink = (where: Shared.Local) =>
+  Effect.map(Local.open(where), (aggregator) => ({
     publish: (events) => Effect.map(aggregator.publish(events), Aggregator.summarize)
   } satisfies Sink))
 
@@ -43,7 +43,7 @@ const options = {
     Args.withDescription("NDJSON (.ndjson/.jsonl), JSON (.json: an array, one event or {\"events\": [...]}), a directory of those, or - for NDJSON on stdin"),
     Args.atLeast(1)
   ),
-  db: Shared.db,
+  ...Shared.local,
   url: Shared.url,
   apiKey: Shared.apiKey,
   batchSize: Options.integer("batch-size").pipe(
@@ -67,7 +67,7 @@ export const ingest = Command.make("ingest", options, (f) =>
     })
     const sink: Sink = Option.isSome(f.url)
       ? yield* remoteSink(f.url.value, f.apiKey)
-      : yield* localSink(f.db)
+      : yield* localSink(f)
     const rejects = Option.map(f.rejects, (path) => Fs.openSync(path, "w"))
     yield* Effect.addFinalizer(() => Effect.sync(() => Option.map(rejects, (fd) => Fs.closeSync(fd))))
 
@@ -131,7 +131,7 @@ export const ingest = Command.make("ingest", options, (f) =>
       return yield* Effect.fail(new Rejected({ message: `${counts.rejected} record${counts.rejected === 1 ? "" : "s"} rejected` }))
     }
   }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("Ingest events from files, directories or stdin, streaming (files of any size). Locally into --db through the same Aggregator and SQLite store as the server, or into a running server with --url (batches over HTTP, retried with backoff on network errors and 503, honouring Retry-After; safe because publishing is idempotent)."),
+    HelpDoc.p("Ingest events from files, directories or stdin, streaming (files of any size). Locally through the same Aggregator and store as the server (the SQLite file --db by default; --store postgres --database-url ... for PostgreSQL), or into a running server with --url (batches over HTTP, retried with backoff on network errors and 503, honouring Retry-After; safe because publishing is idempotent)."),
     HelpDoc.p("Each invalid record is reported as file:line: reason and skipped; the exit code is 1 when any record was rejected. Re-running the same ingest accepts nothing new."),
-    HelpDoc.p("Examples: event-aggregator ingest events.ndjson data/ --db data/dedup.sqlite --rejects rejects.ndjson\n          cat events.ndjson | event-aggregator ingest --url http://localhost:8080 -   (options before -)")
+    HelpDoc.p("Examples: event-aggregator ingest events.ndjson data/ --db data/dedup.sqlite --rejects rejects.ndjson\n          event-aggregator ingest events.ndjson --store postgres --database-url postgres://user@db:5432/events\n          cat events.ndjson | event-aggregator ingest --url http://localhost:8080 -   (options before -)")
   ])))

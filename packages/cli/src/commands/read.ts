@@ -1,4 +1,4 @@
-/** `stats` and `events`: read a running server (--url) or a local SQLite file (--db). */
+/** `stats` and `events`: read a running server (--url) or a local store (SQLite --db by default, or --store). */
 import { Aggregator } from "@event-aggregator/core"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
@@ -12,12 +12,12 @@ import * as Shared from "../internal/options.js"
 import * as Remote from "../internal/remote.js"
 import { table } from "../internal/table.js"
 
-const source = { url: Shared.url, db: Shared.db, apiKey: Shared.apiKey, json: Shared.json }
+const source = { url: Shared.url, ...Shared.local, apiKey: Shared.apiKey, json: Shared.json }
 
-const readStats = (f: { readonly url: Option.Option<string>; readonly db: string; readonly apiKey: Shared.ApiKey }) =>
+const readStats = (f: Shared.Local & { readonly url: Option.Option<string>; readonly apiKey: Shared.ApiKey }) =>
   Option.isSome(f.url)
     ? Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.stats).pipe(Effect.provide(NodeHttpClient.layerUndici))
-    : Effect.flatMap(Local.open(f.db), (a) => a.stats)
+    : Effect.flatMap(Local.open(f), (a) => a.stats)
 
 const renderStats = (s: Aggregator.Stats): string => {
   const totals = table(["counter", "value"], [
@@ -47,7 +47,7 @@ export const stats = Command.make("stats", source, (f) =>
     const s = yield* readStats(f)
     yield* Console.log(f.json ? JSON.stringify(s, null, 2) : renderStats(s))
   }).pipe(Effect.scoped)).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("Show the counters (received, unique, duplicates, conflicts, pending, per topic) of a server or of a local SQLite file."),
+    HelpDoc.p("Show the counters (received, unique, duplicates, conflicts, pending, per topic) of a server or of a local store (the SQLite file --db, or --store postgres --database-url ...)."),
     HelpDoc.p("Examples: event-aggregator stats --url http://localhost:8080\n          event-aggregator stats --db data/dedup.sqlite --json")
   ])))
 
@@ -65,7 +65,7 @@ export const events = Command.make("events", {
       ? yield* Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.events(params)).pipe(
         Effect.provide(NodeHttpClient.layerUndici)
       )
-      : yield* Effect.flatMap(Local.open(f.db), (a) => a.events(params))
+      : yield* Effect.flatMap(Local.open(f), (a) => a.events(params))
     if (f.json) return yield* Console.log(JSON.stringify(page, null, 2))
     const short = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}...` : text)
     yield* Console.log(table(
@@ -74,6 +74,6 @@ export const events = Command.make("events", {
     ))
     yield* Console.log(page.next_after === null ? "(end of log)" : `(more: --after ${page.next_after})`)
   }).pipe(Effect.scoped)).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("List stored events in commit order (ascending seq), from a server or a local SQLite file."),
+    HelpDoc.p("List stored events in commit order (ascending seq), from a server or a local store (the SQLite file --db, or --store postgres --database-url ...)."),
     HelpDoc.p("Examples: event-aggregator events --url http://localhost:8080 --topic orders --limit 20\n          event-aggregator events --db data/dedup.sqlite --after 1000 --json")
   ])))

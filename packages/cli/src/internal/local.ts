@@ -1,15 +1,20 @@
-/** The Aggregator over the configured store (EVENT_STORE; SQLite at `dbPath` by default), for local commands. */
+/** The Aggregator over the configured store (EVENT_STORE or --store; SQLite at `--db` by default), for local commands. */
 import { Aggregator, AggregatorConfig } from "@event-aggregator/core"
 import { StoreConfig } from "@event-aggregator/server"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Shared from "./options.js"
 
-export const open = (dbPath: string) =>
+export const open = (where: Shared.Local) =>
   Effect.map(
     Layer.build(Aggregator.layer.pipe(
-      Layer.provideMerge(StoreConfig.layerFromEnv()),
-      Layer.provide(AggregatorConfig.layerFromEnv({ dbPath }))
+      Layer.provideMerge(StoreConfig.layerFromEnv({
+        ...(Option.isSome(where.store) ? { kind: where.store.value } : {}),
+        ...(Option.isSome(where.databaseUrl) ? { databaseUrl: where.databaseUrl } : {})
+      })),
+      Layer.provide(AggregatorConfig.layerFromEnv({ dbPath: where.db }))
     )),
     (context) => Context.get(context, Aggregator.Aggregator)
   )

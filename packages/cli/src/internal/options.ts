@@ -10,6 +10,25 @@ export const db = Options.text("db").pipe(
   Options.withFallbackConfig(AggregatorConfig.dbPath)
 )
 
+export const store = Options.choice("store", ["sqlite", "postgres", "memory"]).pipe(
+  Options.withDescription("local event store (default: $EVENT_STORE or sqlite)"),
+  Options.optional
+)
+
+export const databaseUrl = Options.redacted("database-url").pipe(
+  Options.withDescription("PostgreSQL URL for --store postgres (default: $DATABASE_URL)"),
+  Options.optional
+)
+
+/** Where a local command reads and writes: `--db` for SQLite, or the store chosen by flag or environment. */
+export const local = { db, store, databaseUrl }
+
+export interface Local {
+  readonly db: string
+  readonly store: Option.Option<"sqlite" | "postgres" | "memory">
+  readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+}
+
 export const url = Options.text("url").pipe(
   Options.withDescription("a running server, e.g. http://localhost:8080 (instead of a local --db)"),
   Options.optional
