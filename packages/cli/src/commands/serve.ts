@@ -8,6 +8,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Shared from "../internal/options.js"
 
 /** A size in bytes: 262144, 256KiB, 16MiB, 1GB ... */
 const size = (name: string) =>
@@ -34,8 +35,8 @@ const flags = {
   maxBatch: flag(Options.integer("max-batch"), "most events per request (default: $MAX_BATCH or 10000)"),
   maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
   maxEventBytes: flag(size("max-event-bytes"), "largest serialized payload, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
-  store: flag(Options.choice("store", ["sqlite", "postgres", "memory"]), "event store (default: $EVENT_STORE or sqlite)"),
-  databaseUrl: flag(Options.redacted("database-url"), "PostgreSQL URL for --store postgres (default: $DATABASE_URL)"),
+  store: Shared.store,
+  databaseUrl: Shared.databaseUrl,
   apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
 }
 

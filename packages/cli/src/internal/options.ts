@@ -11,7 +11,7 @@ export const db = Options.text("db").pipe(
 )
 
 export const store = Options.choice("store", ["sqlite", "postgres", "memory"]).pipe(
-  Options.withDescription("local event store (default: $EVENT_STORE or sqlite)"),
+  Options.withDescription("event store (default: $EVENT_STORE or sqlite)"),
   Options.optional
 )
 
