@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
@@ -102,13 +103,32 @@ export interface Summary {
 export const MAX_PAGE = 10_000
 export const DEFAULT_PAGE = 1_000
 
+const pageProblem = (after: number, limit: number, afterShown: string, limitShown: string): string | undefined =>
+  !Number.isSafeInteger(after) || after < 0
+    ? `after must be an integer of 0 or more, got ${afterShown}`
+    : !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE
+    ? `limit must be an integer from 1 to ${MAX_PAGE}, got ${limitShown}`
+    : undefined
+
 /** What is wrong with a page request, or `undefined` when `after` and `limit` are in bounds. */
 export const checkPage = (after: number, limit: number): string | undefined =>
-  !Number.isSafeInteger(after) || after < 0
-    ? `after must be an integer of 0 or more, got ${after}`
-    : !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE
-    ? `limit must be an integer from 1 to ${MAX_PAGE}, got ${limit}`
-    : undefined
+  pageProblem(after, limit, String(after), String(limit))
+
+/**
+ * A page request from query text (`?after=&limit=`): missing or empty means the default; the
+ * error names what was sent when it is not a number.
+ */
+export const parsePage = (
+  after: string | undefined,
+  limit: string | undefined
+): Either.Either<{ readonly after: number; readonly limit: number }, string> => {
+  const read = (text: string | undefined, fallback: number) =>
+    text === undefined || text === "" ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN
+  const shown = (n: number, text: string | undefined) => (Number.isNaN(n) ? JSON.stringify(text) : String(n))
+  const page = { after: read(after, 0), limit: read(limit, DEFAULT_PAGE) }
+  const problem = pageProblem(page.after, page.limit, shown(page.after, after), shown(page.limit, limit))
+  return problem === undefined ? Either.right(page) : Either.left(problem)
+}
 
 /**
  * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
@@ -240,15 +260,7 @@ const addTopic = (
   topic: string,
   delta: EventStore.TopicCounters
 ) =>
-  HashMap.modifyAt(map, topic, (current) =>
-    Option.some(Option.match(current, {
-      onNone: () => delta,
-      onSome: (c) => ({
-        unique_processed: c.unique_processed + delta.unique_processed,
-        duplicate_dropped: c.duplicate_dropped + delta.duplicate_dropped,
-        conflicts: c.conflicts + delta.conflicts
-      })
-    })))
+  HashMap.modifyAt(map, topic, (current) => Option.some(EventStore.addCounters(Option.getOrUndefined(current), delta)))
 
 const retryPolicy = Schedule.exponential(Duration.millis(20), 2).pipe(
   Schedule.intersect(Schedule.recurs(4))
@@ -333,10 +345,7 @@ export const make: Effect.Effect<
   /** Applies a finished group to the stats; completes `drained` when closing and nothing is left. */
   const settle = (f: (s: State) => State) =>
     Effect.flatMap(
-      Ref.modify(state, (s) => {
-        const next = f(s)
-        return [next, next]
-      }),
+      Ref.updateAndGet(state, f),
       (s) =>
         Effect.zipRight(
           Metric.set(metrics.queueDepth, s.pending),

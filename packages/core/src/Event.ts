@@ -186,6 +186,33 @@ export interface Limits {
 }
 
 /**
+ * The events a request body carries: one event object, an array of events, or
+ * `{"events": [...]}` with nothing next to `events`. The items are not validated yet.
+ *
+ * @since 0.1.0
+ */
+export const eventsOfBody = (body: unknown): Either.Either<ReadonlyArray<unknown>, InvalidEvents> => {
+  if (Array.isArray(body)) return Either.right(body)
+  if (typeof body === "object" && body !== null) {
+    const events = (body as { readonly events?: unknown }).events
+    if (Array.isArray(events)) {
+      const extra = Object.keys(body).filter((k) => k !== "events")
+      return extra.length === 0
+        ? Either.right(events)
+        : Either.left(new InvalidEvents({
+          message: `unknown field${extra.length > 1 ? "s" : ""} next to "events": ${extra.join(", ")}`,
+          issues: extra.map((path) => ({ index: -1, path, message: `unknown field "${path}"` }))
+        }))
+    }
+    return Either.right([body])
+  }
+  return Either.left(new InvalidEvents({
+    message: "the body must be an event object, an array of events, or {\"events\": [...]}",
+    issues: [{ index: -1, path: "", message: "expected an object or an array" }]
+  }))
+}
+
+/**
  * Validates unknown input (already parsed JSON) as a list of events, all or nothing: either every
  * event is valid and within `limits`, or the result lists every problem found.
  *

@@ -58,6 +58,14 @@ export interface TopicCounters {
   readonly conflicts: number
 }
 
+/** Counters plus a change (`current` absent: the change alone). */
+export const addCounters = (current: TopicCounters | undefined, delta: TopicCounters): TopicCounters =>
+  current === undefined ? delta : {
+    unique_processed: current.unique_processed + delta.unique_processed,
+    duplicate_dropped: current.duplicate_dropped + delta.duplicate_dropped,
+    conflicts: current.conflicts + delta.conflicts
+  }
+
 /**
  * Persisted counters: per topic, as committed. Totals are their sums.
  *

@@ -16,7 +16,6 @@ interface StoredRow extends Plan.Row {
   readonly received_at: string
 }
 
-const toStored = Plan.toStored
 
 /** Index of the first row with `seq > after` in a seq-ordered array. */
 const firstAfter = (rows: ReadonlyArray<StoredRow>, after: number): number => {
@@ -56,14 +55,7 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
         }
         topicRows.push(stored)
       }
-      for (const [topic, delta] of plan.deltas) {
-        const current = counters.get(topic)
-        counters.set(topic, {
-          unique_processed: (current?.unique_processed ?? 0) + delta.unique_processed,
-          duplicate_dropped: (current?.duplicate_dropped ?? 0) + delta.duplicate_dropped,
-          conflicts: (current?.conflicts ?? 0) + delta.conflicts
-        })
-      }
+      for (const [topic, delta] of plan.deltas) counters.set(topic, EventStore.addCounters(counters.get(topic), { ...delta }))
       return plan.outcomes
     })
 
@@ -71,11 +63,11 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
     Effect.sync(() => {
       const rows = options.topic === undefined ? log : (byTopic.get(options.topic) ?? [])
       const start = firstAfter(rows, options.after)
-      return rows.slice(start, start + options.limit).map(toStored)
+      return rows.slice(start, start + options.limit).map(Plan.toStored)
     })
 
   const get = (key: Event.Key) =>
-    Effect.sync(() => Option.map(Option.fromNullable(byKey.get(Event.keyString(key))), toStored))
+    Effect.sync(() => Option.map(Option.fromNullable(byKey.get(Event.keyString(key))), Plan.toStored))
 
   return EventStore.EventStore.of({
     append,

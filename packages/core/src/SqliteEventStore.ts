@@ -31,7 +31,6 @@ export interface Options {
   readonly synchronous?: "FULL" | "NORMAL" | undefined
 }
 
-
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
 // Statement texts are fixed, whatever the group size, so each is prepared once and cached.
@@ -56,7 +55,6 @@ const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?`
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND event_id = ?`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
-
 
 const runMigrations = Migrator.make({})
 

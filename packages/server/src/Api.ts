@@ -138,8 +138,8 @@ export const EventsParams = Schema.Struct({
     jsonSchema: { type: "integer", minimum: 0 }
   })),
   limit: Schema.optional(Schema.String.annotations({
-    description: "1–10000 (default 1000)",
-    jsonSchema: { type: "integer", minimum: 1, maximum: 10000 }
+    description: `1–${Aggregator.MAX_PAGE} (default ${Aggregator.DEFAULT_PAGE})`,
+    jsonSchema: { type: "integer", minimum: 1, maximum: Aggregator.MAX_PAGE }
   }))
 })
 

@@ -19,21 +19,6 @@ const storeUnavailable = (error: { readonly message: string }): typeof Api.Store
   message: `${error.message}; try again`
 })
 
-/** Reads `after` and `limit` from the query; the bounds are the core's. */
-export const parsePage = (
-  after: string | undefined,
-  limit: string | undefined
-): Either.Either<{ readonly after: number; readonly limit: number }, typeof Api.BadRequest.Type> => {
-  const number = (text: string | undefined, fallback: number) =>
-    text === undefined || text === "" ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN
-  const page = { after: number(after, 0), limit: number(limit, Aggregator.DEFAULT_PAGE) }
-  const problem = Aggregator.checkPage(page.after, page.limit)
-  if (problem === undefined) return Either.right(page)
-  // Name what was sent, not the number it did not parse to.
-  const message = problem.replace(/got NaN$/, `got ${JSON.stringify(Number.isNaN(page.after) ? after : limit)}`)
-  return Either.left({ error: "BadRequest", message })
-}
-
 /** @since 0.1.0 */
 export const EventsHttpLive = HttpApiBuilder.group(Api.Api, "events", (handlers) =>
   Effect.gen(function*() {
@@ -50,7 +35,10 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.Api, "events", (handlers)
         }))
       .handle("list", ({ urlParams }) =>
         Effect.gen(function*() {
-          const page = yield* parsePage(urlParams.after, urlParams.limit)
+          const page = yield* Either.mapLeft(
+            Aggregator.parsePage(urlParams.after, urlParams.limit),
+            (message): typeof Api.BadRequest.Type => ({ error: "BadRequest", message })
+          )
           return yield* aggregator.events({ topic: urlParams.topic, ...page }).pipe(Effect.mapError(storeUnavailable))
         }))
       .handle("get", ({ path }) =>

@@ -1,5 +1,5 @@
 /**
- * Running a runtime layer until interrupted, with start-up failures reported as one line.
+ * Start-up failures of a runtime reported as one line.
  *
  * @since 0.1.0
  */
@@ -7,10 +7,9 @@ import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
-/** One human line for a failure: config errors name the variable, store errors say what failed. */
+/** One human line for a failure: config errors name the variable, others give their message (store errors say what failed). */
 export const describe = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (Option.isNone(failure)) return Cause.pretty(cause)
@@ -19,17 +18,12 @@ export const describe = (cause: Cause.Cause<unknown>): string => {
   switch (error._tag) {
     case "ServeError":
       return `cannot listen: ${describeCause(error.cause)}`
-    case "StoreError":
-      return error.message ?? "the event store failed"
     default:
       return error.message ?? String(error)
   }
 }
 
 const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
-
-/** Builds the layer and keeps it until the fiber is interrupted (SIGTERM/SIGINT under `runMain`). */
-export const launch = <ROut, E, R>(layer: Layer.Layer<ROut, E, R>): Effect.Effect<never, E, R> => Layer.launch(layer)
 
 /** Prints a failure to start (or to keep running) as one line on stderr; interruption is a clean stop. */
 export const reportFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Aggregator, type AggregatorConfig, type EventStore } from "@event-aggregator/core"
+import { Aggregator, AggregatorConfig, type EventStore } from "@event-aggregator/core"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
@@ -33,7 +33,8 @@ import { Lifecycle } from "./internal/lifecycle.js"
 import * as Metrics from "./internal/metrics.js"
 import * as Publish from "./internal/publish.js"
 import { OpsHttpLive } from "./OpsHttp.js"
-import { ServerConfig } from "./ServerConfig.js"
+import { layerFromEnv as serverConfigFromEnv, ServerConfig, type Settings as ServerSettings } from "./ServerConfig.js"
+import * as StoreConfig from "./StoreConfig.js"
 
 type ErrorBody = Api.ApiError | { readonly error: "InternalError"; readonly message: string }
 
@@ -286,3 +287,25 @@ export const layer: Layer.Layer<
   Layer.provide(Layer.sync(Lifecycle, () => ({ ready: false }))),
   Layer.provide(Aggregator.layer)
 )
+
+/** Settings that beat the environment (the CLI's flags). */
+export interface Overrides {
+  readonly aggregator?: Partial<AggregatorConfig.Settings>
+  readonly server?: Partial<ServerSettings>
+  readonly store?: Partial<StoreConfig.Settings>
+}
+
+/**
+ * The server with its settings from the environment (`overrides` on top), the store they choose
+ * and the JSON logger, kept until interrupted (SIGTERM/SIGINT under `runMain`).
+ *
+ * @since 0.1.0
+ */
+export const launch = (overrides: Overrides = {}) =>
+  Layer.launch(layer.pipe(Layer.provide(StoreConfig.layerFromEnv(overrides.store)))).pipe(
+    Effect.provide(LoggerLive),
+    Effect.provide(Layer.merge(
+      AggregatorConfig.layerFromEnv(overrides.aggregator),
+      serverConfigFromEnv(overrides.server)
+    ))
+  )

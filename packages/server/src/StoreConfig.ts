@@ -13,8 +13,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 
+/** The stores to choose from, for `EVENT_STORE` and the CLI's `--store`. @since 0.1.0 */
+export const kinds = ["sqlite", "postgres", "memory"] as const
+
 /** @since 0.1.0 */
-export type Kind = "sqlite" | "postgres" | "memory"
+export type Kind = (typeof kinds)[number]
 
 /** @since 0.1.0 */
 export interface Settings {
@@ -22,7 +25,7 @@ export interface Settings {
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
 }
 
-export const kind: Config.Config<Kind> = Config.literal("sqlite", "postgres", "memory")("EVENT_STORE").pipe(
+export const kind: Config.Config<Kind> = Config.literal(...kinds)("EVENT_STORE").pipe(
   Config.withDefault<Kind>("sqlite")
 )
 export const databaseUrl: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(

@@ -2,6 +2,7 @@
 import { Aggregator, AggregatorConfig, Event } from "@event-aggregator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import { ServerConfig } from "@event-aggregator/server"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -59,7 +60,9 @@ const options = {
 
 export const ingest = Command.make("ingest", options, (f) =>
   Effect.gen(function*() {
-    if (f.batchSize < 1 || f.batchSize > 10_000) return yield* Effect.fail(new Rejected({ message: "--batch-size must be 1 to 10000" }))
+    if (f.batchSize < 1 || f.batchSize > ServerConfig.defaults.maxBatch) {
+      return yield* Effect.fail(new Rejected({ message: `--batch-size must be 1 to ${ServerConfig.defaults.maxBatch}` }))
+    }
     const maxEventBytes = yield* AggregatorConfig.maxEventBytes
     const files = yield* Effect.try({
       try: () => Input.expand(f.inputs),

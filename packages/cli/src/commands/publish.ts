@@ -1,5 +1,6 @@
 /** `publish`: test traffic with a known share of re-sent events, then a check of the server's counters. */
 import * as Command from "@effect/cli/Command"
+import { ServerConfig } from "@event-aggregator/server"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
@@ -42,8 +43,8 @@ export const publish = Command.make("publish", options, (f) =>
     if (!(f.duplicatesRatio >= 0 && f.duplicatesRatio < 1)) {
       return yield* new CheckFailed({ message: "--duplicates-ratio must be at least 0 and below 1" })
     }
-    if (f.topics < 1 || f.batchSize < 1 || f.batchSize > 10_000 || f.concurrency < 1) {
-      return yield* new CheckFailed({ message: "--topics, --concurrency must be 1 or more; --batch-size 1 to 10000" })
+    if (f.topics < 1 || f.batchSize < 1 || f.batchSize > ServerConfig.defaults.maxBatch || f.concurrency < 1) {
+      return yield* new CheckFailed({ message: `--topics, --concurrency must be 1 or more; --batch-size 1 to ${ServerConfig.defaults.maxBatch}` })
     }
     const urls = f.url.length > 0 ? f.url : ["http://localhost:8080"]
     const clients = yield* Effect.forEach(urls, (url) => Remote.make(url, f.apiKey))

@@ -55,7 +55,7 @@ export const events = Command.make("events", {
   ...source,
   topic: Options.text("topic").pipe(Options.withDescription("only this topic"), Options.optional),
   after: Options.integer("after").pipe(Options.withDescription("events after this seq"), Options.withDefault(0)),
-  limit: Options.integer("limit").pipe(Options.withDescription("at most this many (1-10000)"), Options.withDefault(100))
+  limit: Options.integer("limit").pipe(Options.withDescription(`at most this many (1-${Aggregator.MAX_PAGE})`), Options.withDefault(100))
 }, (f) =>
   Effect.gen(function*() {
     const params = { topic: Option.getOrUndefined(f.topic), after: f.after, limit: f.limit }

@@ -1,12 +1,11 @@
 /** `serve`: the HTTP server, with flags over SPEC.md's environment variables. */
 import { AggregatorConfig } from "@event-aggregator/core"
-import { Launch, Server, ServerConfig, StoreConfig } from "@event-aggregator/server"
+import { Server } from "@event-aggregator/server"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Shared from "../internal/options.js"
 
@@ -43,34 +42,25 @@ const flags = {
 const some = <K extends string, A>(key: K, value: Option.Option<A>): Partial<Record<K, A>> =>
   Option.isSome(value) ? ({ [key]: value.value } as Record<K, A>) : {}
 
-export const serve = Command.make("serve", flags, (f) => {
-  const ConfigLive = Layer.merge(
-    AggregatorConfig.layerFromEnv({
+export const serve = Command.make("serve", flags, (f) =>
+  Server.launch({
+    aggregator: {
       ...some("dbPath", f.db),
       ...some("workerCount", f.workers),
       ...some("queueMaxSize", f.queueMaxSize),
       ...some("synchronous", f.synchronous),
       ...some("maxEventBytes", f.maxEventBytes)
-    }),
-    ServerConfig.layerFromEnv({
+    },
+    server: {
       ...some("port", f.port),
       ...some("host", f.host),
       ...some("ackMode", f.ackMode),
       ...some("maxBatch", f.maxBatch),
       ...some("maxBodyBytes", f.maxBodyBytes),
       ...(Option.isSome(f.apiKey) ? { apiKey: f.apiKey } : {})
-    })
-  )
-  return Server.layer.pipe(
-    Layer.provide(StoreConfig.layerFromEnv({
-      ...some("kind", f.store),
-      ...(Option.isSome(f.databaseUrl) ? { databaseUrl: f.databaseUrl } : {})
-    })),
-    Launch.launch,
-    Effect.provide(Server.LoggerLive),
-    Effect.provide(ConfigLive)
-  )
-}).pipe(Command.withDescription(HelpDoc.blocks([
+    },
+    store: Shared.storeOverrides(f)
+  })).pipe(Command.withDescription(HelpDoc.blocks([
   HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. LOG_LEVEL comes from the environment."),
   HelpDoc.p("Example: event-aggregator serve --port 8080 --db data/dedup.sqlite --workers 2\n         event-aggregator serve --store postgres --database-url postgres://user@db:5432/events")
 ])))

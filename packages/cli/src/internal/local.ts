@@ -4,16 +4,12 @@ import { StoreConfig } from "@event-aggregator/server"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import type * as Shared from "./options.js"
+import * as Shared from "./options.js"
 
 export const open = (where: Shared.Local) =>
   Effect.map(
     Layer.build(Aggregator.layer.pipe(
-      Layer.provideMerge(StoreConfig.layerFromEnv({
-        ...(Option.isSome(where.store) ? { kind: where.store.value } : {}),
-        ...(Option.isSome(where.databaseUrl) ? { databaseUrl: where.databaseUrl } : {})
-      })),
+      Layer.provideMerge(StoreConfig.layerFromEnv(Shared.storeOverrides(where))),
       Layer.provide(AggregatorConfig.layerFromEnv({ dbPath: where.db }))
     )),
     (context) => Context.get(context, Aggregator.Aggregator)

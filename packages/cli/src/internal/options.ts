@@ -1,8 +1,8 @@
 /** Flags shared by several commands; each falls back to the same environment variable as the server. */
 import { AggregatorConfig } from "@event-aggregator/core"
 import * as Options from "@effect/cli/Options"
-import { ServerConfig } from "@event-aggregator/server"
-import type * as Option from "effect/Option"
+import { ServerConfig, StoreConfig } from "@event-aggregator/server"
+import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 
 export const db = Options.text("db").pipe(
@@ -10,7 +10,7 @@ export const db = Options.text("db").pipe(
   Options.withFallbackConfig(AggregatorConfig.dbPath)
 )
 
-export const store = Options.choice("store", ["sqlite", "postgres", "memory"]).pipe(
+export const store = Options.choice("store", StoreConfig.kinds).pipe(
   Options.withDescription("event store (default: $EVENT_STORE or sqlite)"),
   Options.optional
 )
@@ -25,9 +25,15 @@ export const local = { db, store, databaseUrl }
 
 export interface Local {
   readonly db: string
-  readonly store: Option.Option<"sqlite" | "postgres" | "memory">
+  readonly store: Option.Option<StoreConfig.Kind>
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
 }
+
+/** The store flags given, as settings over the environment's. */
+export const storeOverrides = (f: Pick<Local, "store" | "databaseUrl">): Partial<StoreConfig.Settings> => ({
+  ...(Option.isSome(f.store) ? { kind: f.store.value } : {}),
+  ...(Option.isSome(f.databaseUrl) ? { databaseUrl: f.databaseUrl } : {})
+})
 
 export const url = Options.text("url").pipe(
   Options.withDescription("a running server, e.g. http://localhost:8080 (instead of a local --db)"),

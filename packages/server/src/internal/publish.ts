@@ -1,5 +1,5 @@
 /** POST /publish as plain translation: request body and query in, aggregator call, response body out. */
-import { Aggregator, EventStore } from "@event-aggregator/core"
+import { Aggregator, Event, EventStore } from "@event-aggregator/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Api from "../Api.js"
@@ -110,29 +110,9 @@ export const tooManyEvents = (limit: number): typeof Api.PayloadTooLarge.Type =>
   limit
 })
 
-/** One event, an array of events, or `{"events": [...]}`. */
-export const shape = (body: unknown): Either.Either<ReadonlyArray<unknown>, typeof Api.InvalidEvents.Type> => {
-  if (Array.isArray(body)) return Either.right(body)
-  if (typeof body === "object" && body !== null) {
-    const events = (body as { readonly events?: unknown }).events
-    if (Array.isArray(events)) {
-      const extra = Object.keys(body).filter((k) => k !== "events")
-      return extra.length === 0
-        ? Either.right(events)
-        : Either.left({
-          error: "InvalidEvents",
-          message: `unknown field${extra.length > 1 ? "s" : ""} next to "events": ${extra.join(", ")}`,
-          issues: extra.map((path) => ({ index: -1, path, message: `unknown field "${path}"` }))
-        })
-    }
-    return Either.right([body])
-  }
-  return Either.left({
-    error: "InvalidEvents",
-    message: "the body must be an event object, an array of events, or {\"events\": [...]}",
-    issues: [{ index: -1, path: "", message: "expected an object or an array" }]
-  })
-}
+/** One event, an array of events, or `{"events": [...]}` (the core's rule), as an error body. */
+export const shape = (body: unknown): Either.Either<ReadonlyArray<unknown>, typeof Api.InvalidEvents.Type> =>
+  Either.mapLeft(Event.eventsOfBody(body), (e) => ({ error: "InvalidEvents", message: e.message, issues: e.issues }))
 
 /** The core's failures as error bodies. */
 export const fromCoreError = (
