@@ -373,32 +373,14 @@ export const make: Effect.Effect<
         return
       }
 
-      const outcomes = result.right
-      const deltas = new Map<string, { unique_processed: number; duplicate_dropped: number; conflicts: number }>()
+      const { deltas, outcomes } = result.right
       let accepted = 0
       let dups = 0
       let confl = 0
-      const droppedKeys: Array<string> = []
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i]!
-        const outcome = outcomes[i]!
-        let d = deltas.get(event.topic)
-        if (d === undefined) {
-          d = { unique_processed: 0, duplicate_dropped: 0, conflicts: 0 }
-          deltas.set(event.topic, d)
-        }
-        if (outcome.status === "accepted") {
-          accepted++
-          d.unique_processed++
-        } else {
-          dups++
-          d.duplicate_dropped++
-          if (outcome.status === "conflict") {
-            confl++
-            d.conflicts++
-          }
-          if (droppedKeys.length < MAX_LOGGED_KEYS) droppedKeys.push(`${event.topic}/${event.event_id}`)
-        }
+      for (const d of deltas.values()) {
+        accepted += d.unique_processed
+        dups += d.duplicate_dropped
+        confl += d.conflicts
       }
       yield* settle((s) => {
         let perTopic = s.perTopic
@@ -424,6 +406,10 @@ export const make: Effect.Effect<
       yield* Metric.update(metrics.commitSize, size)
       yield* Metric.update(metrics.commitSeconds, elapsed / 1000)
       if (dups > 0) {
+        const droppedKeys: Array<string> = []
+        for (let i = 0; i < events.length && droppedKeys.length < MAX_LOGGED_KEYS; i++) {
+          if (outcomes[i]!.status !== "accepted") droppedKeys.push(`${events[i]!.topic}/${events[i]!.event_id}`)
+        }
         yield* Effect.logInfo(`duplicates dropped: ${dups}`).pipe(
           Effect.annotateLogs({ conflicts: confl, keys: droppedKeys.join(" "), group_size: size })
         )
@@ -509,7 +495,7 @@ export const make: Effect.Effect<
     }
   )
 
-  const limits: Event.Limits = { maxEventBytes: settings.maxEventBytes }
+  const limits: Event.Limits = { maxEventBytes: settings.maxEventBytes, maxPayloadDepth: settings.maxPayloadDepth }
 
   return Aggregator.of({
     validate: (input) => Effect.suspend(() => Event.validate(input, limits)),

@@ -26,6 +26,8 @@ export interface Settings {
   readonly synchronous: "FULL" | "NORMAL"
   /** Largest serialized payload in bytes (`MAX_EVENT_BYTES`). */
   readonly maxEventBytes: number
+  /** Deepest nesting of containers in a payload (`MAX_PAYLOAD_DEPTH`, 1–1000). */
+  readonly maxPayloadDepth: number
   /** Most events one commit group (one transaction) takes from the queue. */
   readonly maxGroupEvents: number
 }
@@ -45,6 +47,7 @@ export const defaults: Settings = {
   queueMaxSize: 0,
   synchronous: "FULL",
   maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES,
+  maxPayloadDepth: Event.DEFAULT_MAX_PAYLOAD_DEPTH,
   maxGroupEvents: 10_000
 }
 
@@ -73,12 +76,12 @@ export const parseBytes = (text: string): number | undefined => {
   return unit === undefined ? undefined : Number(m[1]) * unit
 }
 
-/** A size setting read from `name`: bytes, with an optional unit, at least 1. */
+/** A size setting read from `name`: bytes, with an optional unit (bounds are `check`'s). */
 export const bytes = (name: string): Config.Config<number> =>
   Config.string(name).pipe(
     Config.mapOrFail((text) => {
       const n = parseBytes(text)
-      return n === undefined || n < 1 || !Number.isSafeInteger(n)
+      return n === undefined
         ? Either.left(ConfigError.InvalidData(
           [],
           `must be a size in bytes such as 262144 or 256KiB, got ${JSON.stringify(text)}`
@@ -88,20 +91,15 @@ export const bytes = (name: string): Config.Config<number> =>
   )
 
 /** `DEDUP_DB_PATH` */
-export const dbPath: Config.Config<string> = Config.string("DEDUP_DB_PATH").pipe(
-  Config.validate({ message: "must not be empty", validation: (s) => s.length > 0 }),
-  Config.withDefault(defaults.dbPath)
-)
+export const dbPath: Config.Config<string> = Config.string("DEDUP_DB_PATH").pipe(Config.withDefault(defaults.dbPath))
 
 /** `WORKER_COUNT` */
 export const workerCount: Config.Config<number> = Config.integer("WORKER_COUNT").pipe(
-  Config.validate({ message: "must be 1 or more", validation: (n) => n >= 1 && n <= 1024 }),
   Config.withDefault(defaults.workerCount)
 )
 
 /** `QUEUE_MAXSIZE` */
 export const queueMaxSize: Config.Config<number> = Config.integer("QUEUE_MAXSIZE").pipe(
-  Config.validate({ message: "must be 0 (unbounded) or more", validation: (n) => n >= 0 }),
   Config.withDefault(defaults.queueMaxSize)
 )
 
@@ -115,26 +113,106 @@ export const maxEventBytes: Config.Config<number> = bytes("MAX_EVENT_BYTES").pip
   Config.withDefault(defaults.maxEventBytes)
 )
 
-/** All the core's settings from the environment. */
+/** `MAX_PAYLOAD_DEPTH` */
+export const maxPayloadDepth: Config.Config<number> = Config.integer("MAX_PAYLOAD_DEPTH").pipe(
+  Config.withDefault(defaults.maxPayloadDepth)
+)
+
+/** All the core's settings from the environment (types only; `check` applies the bounds). */
 export const config: Config.Config<Settings> = Config.all({
   dbPath,
   workerCount,
   queueMaxSize,
   synchronous,
   maxEventBytes,
+  maxPayloadDepth,
   maxGroupEvents: Config.succeed(defaults.maxGroupEvents)
 })
 
+/** A rule a setting must follow: `undefined` when `value` follows it, else what it must be. */
+export type Rule = (value: unknown) => string | undefined
+
+/** An integer from `min` to `max`. */
+export const integer = (min: number, max = Number.MAX_SAFE_INTEGER): Rule => (value) =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max
+    ? undefined
+    : max === Number.MAX_SAFE_INTEGER
+    ? `must be an integer of ${min} or more, got ${show(value)}`
+    : `must be an integer from ${min} to ${max}, got ${show(value)}`
+
+/** One of `choices`. */
+export const oneOf = (choices: ReadonlyArray<string>): Rule => (value) =>
+  typeof value === "string" && choices.includes(value)
+    ? undefined
+    : `must be one of ${choices.join(", ")}, got ${show(value)}`
+
+/** A non-empty string. */
+export const nonEmpty: Rule = (value) =>
+  typeof value === "string" && value.length > 0 ? undefined : `must be a non-empty string, got ${show(value)}`
+
+const show = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (typeof value === "bigint") return `${value}n`
+  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) return String(value)
+  return typeof value
+}
+
 /**
- * Defaults plus the caller's settings; never reads the environment (library callers, tests).
+ * Applies `rules` (setting -> [variable name, rule]) to `settings`: the settings, or a
+ * `ConfigError` naming the variable of the first one that breaks its rule. Every entry point
+ * (environment, flags, `layer(...)`, the Promise facade) goes through it, so a bad value gets the
+ * same message wherever it came from.
+ */
+export const checkWith = <S extends object>(
+  rules: { readonly [K in keyof S]: readonly [string, Rule] }
+) =>
+(settings: S): Effect.Effect<S, ConfigError.ConfigError> => {
+  for (const key of Object.keys(rules) as Array<keyof S>) {
+    const [name, rule] = rules[key]
+    const problem = rule(settings[key])
+    if (problem !== undefined) return Effect.fail(ConfigError.InvalidData([name], problem))
+  }
+  return Effect.succeed(settings)
+}
+
+/** The bounds of every core setting. */
+export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.ConfigError> = checkWith<Settings>({
+  dbPath: ["DEDUP_DB_PATH", nonEmpty],
+  workerCount: ["WORKER_COUNT", integer(1, 1024)],
+  queueMaxSize: ["QUEUE_MAXSIZE", integer(0)],
+  synchronous: ["SQLITE_SYNCHRONOUS", oneOf(["FULL", "NORMAL"])],
+  maxEventBytes: ["MAX_EVENT_BYTES", integer(1)],
+  maxPayloadDepth: ["MAX_PAYLOAD_DEPTH", integer(1, Event.MAX_PAYLOAD_DEPTH_LIMIT)],
+  maxGroupEvents: ["maxGroupEvents", integer(1)]
+})
+
+/**
+ * A configuration error as one line: `WORKER_COUNT: must be an integer from 1 to 1024, got 0`.
  *
  * @since 0.1.0
  */
-export const layer = (settings: Partial<Settings> = {}): Layer.Layer<AggregatorConfig> =>
-  Layer.succeed(AggregatorConfig, { ...defaults, ...settings })
+export const describeError = (error: ConfigError.ConfigError): string =>
+  ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, left: string, right: string) => `${left}; ${right}`,
+    orCase: (_, left: string, right: string) => `${left}; or ${right}`,
+    invalidDataCase: (_, path, message) => `${path.join(".")}: ${message}`,
+    missingDataCase: (_, path, message) => `${path.join(".")}: ${message}`,
+    sourceUnavailableCase: (_, path, message) => `${path.join(".")}: ${message}`,
+    unsupportedCase: (_, path, message) => `${path.join(".")}: ${message}`
+  })
 
 /**
- * The environment, with the caller's overrides on top (runtimes: flags beat the environment).
+ * Defaults plus the caller's settings, checked; never reads the environment (library callers,
+ * tests). A setting out of bounds fails the layer with a `ConfigError`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (settings: Partial<Settings> = {}): Layer.Layer<AggregatorConfig, ConfigError.ConfigError> =>
+  Layer.effect(AggregatorConfig, check({ ...defaults, ...settings }))
+
+/**
+ * The environment, with the caller's overrides on top (runtimes: flags beat the environment),
+ * checked.
  *
  * @since 0.1.0
  */
@@ -142,17 +220,3 @@ export const layerFromEnv = (
   overrides: Partial<Settings> = {}
 ): Layer.Layer<AggregatorConfig, ConfigError.ConfigError> =>
   Layer.effect(AggregatorConfig, Effect.flatMap(config, (env) => check({ ...env, ...overrides })))
-
-/** The same bounds as the environment's, for settings that came from elsewhere (flags). */
-export const check = (settings: Settings): Effect.Effect<Settings, ConfigError.ConfigError> => {
-  const problem = settings.workerCount < 1 || !Number.isInteger(settings.workerCount)
-    ? ["WORKER_COUNT", "must be 1 or more"]
-    : settings.queueMaxSize < 0 || !Number.isInteger(settings.queueMaxSize)
-    ? ["QUEUE_MAXSIZE", "must be 0 (unbounded) or more"]
-    : settings.maxEventBytes < 1
-    ? ["MAX_EVENT_BYTES", "must be 1 or more"]
-    : undefined
-  return problem === undefined
-    ? Effect.succeed(settings)
-    : Effect.fail(ConfigError.InvalidData([problem[0]!], problem[1]!))
-}

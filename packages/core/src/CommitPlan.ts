@@ -13,7 +13,7 @@ export interface Existing {
   readonly timestamp: string
   readonly source: string
   /** The payload as stored: JSON text. */
-  readonly payload: string
+  readonly payload: Event.Payload
 }
 
 /** A row to insert. */
@@ -23,7 +23,7 @@ export interface Row {
   readonly event_id: string
   readonly timestamp: string
   readonly source: string
-  readonly payload: string
+  readonly payload: Event.Payload
 }
 
 export interface Plan {
@@ -50,11 +50,11 @@ export const distinctKeys = (events: ReadonlyArray<Event.Key>): Array<Event.Key>
   return keys
 }
 
-/** Whether a later copy carries the same content as the stored one. */
-export const sameContent = (event: Event.Event, payloadJson: string, stored: Existing): boolean =>
+/** Whether a later copy carries the same content as the stored one (payloads as JSON values). */
+export const sameContent = (event: Event.Event, stored: Existing): boolean =>
   event.timestamp === stored.timestamp &&
   event.source === stored.source &&
-  (payloadJson === stored.payload || Event.payloadEquals(event.payload, JSON.parse(stored.payload)))
+  Event.samePayload(event.payload, stored.payload)
 
 /**
  * Resolves a group in order: the first copy of a key (stored before, or earlier in the group) wins;
@@ -76,7 +76,6 @@ export const plan = (
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!
     const k = Event.keyString(event)
-    const payload = JSON.stringify(event.payload)
     let delta = deltas.get(event.topic)
     if (delta === undefined) {
       delta = { unique_processed: 0, duplicate_dropped: 0, conflicts: 0 }
@@ -90,7 +89,7 @@ export const plan = (
         event_id: event.event_id,
         timestamp: event.timestamp,
         source: event.source,
-        payload
+        payload: event.payload
       }
       rows.push(row)
       local.set(k, row)
@@ -100,7 +99,7 @@ export const plan = (
       local.set(k, found)
       duplicates++
       delta.duplicate_dropped++
-      if (sameContent(event, payload, found)) {
+      if (sameContent(event, found)) {
         outcomes[i] = { status: "duplicate", seq: found.seq }
       } else {
         conflicts++
@@ -119,7 +118,7 @@ export interface StoredRow {
   readonly event_id: string
   readonly timestamp: string
   readonly source: string
-  readonly payload: string
+  readonly payload: Event.Payload
   readonly received_at: string
 }
 
@@ -129,7 +128,7 @@ export const toStored = (row: StoredRow): Event.StoredEvent => ({
   event_id: row.event_id,
   timestamp: row.timestamp,
   source: row.source,
-  payload: JSON.parse(row.payload),
+  payload: row.payload,
   seq: Number(row.seq),
   received_at: row.received_at
 })

@@ -51,6 +51,17 @@ export interface Outcome {
   readonly seq: number
 }
 
+/**
+ * What an append did: one outcome per event, in order, and the counter changes per topic it
+ * committed (in first-seen order).
+ *
+ * @since 0.1.0
+ */
+export interface Appended {
+  readonly outcomes: ReadonlyArray<Outcome>
+  readonly deltas: ReadonlyMap<string, TopicCounters>
+}
+
 /** Persisted counters of one topic. `conflicts` is a subset of `duplicate_dropped`. */
 export interface TopicCounters {
   readonly unique_processed: number
@@ -90,11 +101,11 @@ export interface ReadOptions {
 export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")<EventStore, {
   /**
    * Appends a commit group (events of many requests, in order) in one transaction and returns
-   * one outcome per event, in order. The first copy of a key wins, also inside the group; later
+   * one outcome per event, in order, with the counter changes it committed. The first copy of a key wins, also inside the group; later
    * copies are duplicates (conflicts when their fields differ) and never overwrite it. Counters
    * change in the same transaction. On failure nothing of the group is stored.
    */
-  readonly append: (events: ReadonlyArray<Event.Event>) => Effect.Effect<ReadonlyArray<Outcome>, StoreError>
+  readonly append: (events: ReadonlyArray<Event.Event>) => Effect.Effect<Appended, StoreError>
   /** A page of stored events in `seq` (commit) order. */
   readonly read: (options: ReadOptions) => Effect.Effect<ReadonlyArray<Event.StoredEvent>, StoreError>
   /** The stored copy of one key. */

@@ -56,7 +56,7 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
         topicRows.push(stored)
       }
       for (const [topic, delta] of plan.deltas) counters.set(topic, EventStore.addCounters(counters.get(topic), { ...delta }))
-      return plan.outcomes
+      return { outcomes: plan.outcomes, deltas: plan.deltas }
     })
 
   const read = (options: EventStore.ReadOptions) =>

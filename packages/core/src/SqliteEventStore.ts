@@ -107,7 +107,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
           ([topic, d]) => [topic, d.unique_processed, d.duplicate_dropped, d.conflicts]
         )
         yield* sql.unsafe(UPDATE_COUNTERS, [JSON.stringify(deltas)])
-        return plan.outcomes
+        return { outcomes: plan.outcomes, deltas: plan.deltas }
       }))
     )
 

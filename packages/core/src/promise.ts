@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -13,7 +14,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Aggregator from "./Aggregator.js"
 import * as AggregatorConfig from "./AggregatorConfig.js"
-import type * as Event from "./Event.js"
+import * as Event from "./Event.js"
+import * as EventJson from "./EventJson.js"
 import type * as EventStore from "./EventStore.js"
 import * as MemoryEventStore from "./MemoryEventStore.js"
 import * as SqliteEventStore from "./SqliteEventStore.js"
@@ -29,6 +31,8 @@ export interface CreateOptions {
   readonly queueMaxSize?: number
   readonly synchronous?: "FULL" | "NORMAL"
   readonly maxEventBytes?: number
+  /** Deepest nesting of containers in a payload (default 64). */
+  readonly maxPayloadDepth?: number
 }
 
 /** One event's outcome in a publish result. */
@@ -45,11 +49,15 @@ export interface PublishResult extends Aggregator.Summary {
 
 /** @since 0.1.0 */
 export interface AggregatorClient {
-  /** Validates (all or nothing) and publishes one event or a list; resolves once committed. */
+  /**
+   * Validates (all or nothing) and publishes one event or a list; resolves once committed. A
+   * string is read as JSON text (one event, an array, or `{"events": [...]}`), its payloads kept
+   * exactly as written: the way to keep integers beyond 2^53 that JavaScript numbers would round.
+   */
   readonly publish: (events: unknown) => Promise<PublishResult>
-  /** Validates and queues; resolves at once. A crash can lose events not yet committed. */
+  /** Validates and queues (the same input as `publish`); resolves at once. A crash can lose events not yet committed. */
   readonly enqueue: (events: unknown) => Promise<{ readonly received: number; readonly queued: number }>
-  /** A page of stored events in commit order. */
+  /** A page of stored events in commit order; each `payload` is the JSON text as published. */
   readonly events: (options?: {
     readonly topic?: string
     readonly after?: number
@@ -72,10 +80,25 @@ const settingsFrom = (options: CreateOptions): Partial<AggregatorConfig.Settings
   ...(options.workerCount !== undefined ? { workerCount: options.workerCount } : {}),
   ...(options.queueMaxSize !== undefined ? { queueMaxSize: options.queueMaxSize } : {}),
   ...(options.synchronous !== undefined ? { synchronous: options.synchronous } : {}),
-  ...(options.maxEventBytes !== undefined ? { maxEventBytes: options.maxEventBytes } : {})
+  ...(options.maxEventBytes !== undefined ? { maxEventBytes: options.maxEventBytes } : {}),
+  ...(options.maxPayloadDepth !== undefined ? { maxPayloadDepth: options.maxPayloadDepth } : {})
 })
 
-const asList = (input: unknown): ReadonlyArray<unknown> => (Array.isArray(input) ? input : [input])
+/** The events of `input`: JSON text (payloads kept as written), a list, or one event. */
+const listOf = (input: unknown): Effect.Effect<ReadonlyArray<unknown>, EventJson.JsonSyntaxError | Event.InvalidEvents> =>
+  typeof input === "string"
+    ? Effect.flatMap(EventJson.parse(input), Event.eventsOfBody)
+    : Effect.succeed(Array.isArray(input) ? input : [input])
+
+const stores = ["sqlite", "memory"] as const
+
+/** What the facade rejects with: the error itself, a configuration error as an InvalidArgument. */
+const rejection = (cause: Cause.Cause<unknown>): unknown => {
+  const error = Cause.squash(cause)
+  return ConfigError.isConfigError(error)
+    ? new InvalidArgument(`configuration error: ${AggregatorConfig.describeError(error)}`)
+    : error
+}
 
 /**
  * Opens the store and starts the aggregator; rejects (and releases everything) when the store
@@ -84,7 +107,13 @@ const asList = (input: unknown): ReadonlyArray<unknown> => (Array.isArray(input)
  * @since 0.1.0
  */
 export const createAggregator = async (options: CreateOptions = {}): Promise<AggregatorClient> => {
-  const store = options.store === "memory" ? MemoryEventStore.layer : SqliteEventStore.layer
+  const kind = options.store ?? "sqlite"
+  if (!stores.includes(kind)) {
+    return Promise.reject(
+      new InvalidArgument(`configuration error: EVENT_STORE: must be one of ${stores.join(", ")}, got ${JSON.stringify(kind)}`)
+    )
+  }
+  const store = kind === "memory" ? MemoryEventStore.layer : SqliteEventStore.layer
   const runtime = ManagedRuntime.make(
     Aggregator.layer.pipe(
       Layer.provide(store),
@@ -93,7 +122,7 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
   )
   const run = <A, E>(effect: Effect.Effect<A, E, Aggregator.Aggregator>): Promise<A> =>
     runtime.runPromiseExit(effect).then((exit) =>
-      Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
+      Exit.isSuccess(exit) ? exit.value : Promise.reject(rejection(exit.cause))
     )
   await run(Effect.void).catch(async (e) => {
     await runtime.dispose()
@@ -104,7 +133,7 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
     publish: (input) =>
       run(Effect.gen(function*() {
         const aggregator = yield* Aggregator.Aggregator
-        const events = yield* aggregator.validate(asList(input))
+        const events = yield* aggregator.validate(yield* listOf(input))
         const outcomes = yield* aggregator.publish(events)
         return {
           ...Aggregator.summarize(outcomes),
@@ -114,7 +143,7 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
     enqueue: (input) =>
       run(Effect.gen(function*() {
         const aggregator = yield* Aggregator.Aggregator
-        const events = yield* aggregator.validate(asList(input))
+        const events = yield* aggregator.validate(yield* listOf(input))
         yield* aggregator.enqueue(events)
         return { received: events.length, queued: events.length }
       })),

@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
@@ -8,18 +10,41 @@ import * as Option from "effect/Option"
 import * as Path from "node:path"
 import * as Aggregator from "../src/Aggregator.js"
 import * as AggregatorConfig from "../src/AggregatorConfig.js"
+import type * as Event from "../src/Event.js"
+import * as EventStore from "../src/EventStore.js"
 import * as MemoryEventStore from "../src/MemoryEventStore.js"
 import * as SqliteEventStore from "../src/SqliteEventStore.js"
 import { event, freshTopic, model, tempDir } from "./utils.js"
 
-const onFile = (dbPath: string, settings: Partial<AggregatorConfig.Settings> = {}) =>
+/** A store that counts its appends and, while `gate` is closed, holds every append before it runs. */
+const instrumented = (gate?: Deferred.Deferred<void>) => {
+  let appends = 0
+  const wrap = <E, R>(inner: Layer.Layer<EventStore.EventStore, E, R>) =>
+    Layer.effect(
+      EventStore.EventStore,
+      Effect.map(EventStore.EventStore, (store) => ({
+        ...store,
+        append: (events: ReadonlyArray<Event.Event>) =>
+          Effect.zipRight(
+            Effect.zipRight(gate === undefined ? Effect.void : Deferred.await(gate), Effect.sync(() => appends++)),
+            store.append(events)
+          )
+      }))
+    ).pipe(Layer.provide(inner))
+  return { wrap, appends: () => appends }
+}
+
+type Wrap = <E, R>(inner: Layer.Layer<EventStore.EventStore, E, R>) => Layer.Layer<EventStore.EventStore, E, R>
+const plain: Wrap = (inner) => inner
+
+const onFile = (dbPath: string, settings: Partial<AggregatorConfig.Settings> = {}, wrap: Wrap = plain) =>
   Aggregator.layer.pipe(
-    Layer.provide(SqliteEventStore.layer),
+    Layer.provide(wrap(SqliteEventStore.layer)),
     Layer.provide(AggregatorConfig.layer({ dbPath, ...settings }))
   )
 
-const inMemory = (settings: Partial<AggregatorConfig.Settings> = {}) =>
-  Aggregator.layer.pipe(Layer.provide(MemoryEventStore.layer), Layer.provide(AggregatorConfig.layer(settings)))
+const inMemory = (settings: Partial<AggregatorConfig.Settings> = {}, wrap: Wrap = plain) =>
+  Aggregator.layer.pipe(Layer.provide(wrap(MemoryEventStore.layer)), Layer.provide(AggregatorConfig.layer(settings)))
 
 /** Runs `f` with an aggregator built from `layer`, closing it (drain + close) afterwards. */
 const using = <A, E, E2>(
@@ -27,15 +52,15 @@ const using = <A, E, E2>(
   f: (aggregator: Aggregator.Aggregator["Type"]) => Effect.Effect<A, E>
 ) => Effect.scoped(Effect.flatMap(Layer.build(layer), (ctx) => Effect.flatMap(Effect.provide(Aggregator.Aggregator, ctx), f)))
 
-const assertInvariant = (stats: Aggregator.Stats) =>
-  assert.strictEqual(stats.received, stats.unique_processed + stats.duplicate_dropped + stats.pending)
-
 const stores = [
-  { name: "memory", make: (_dir: string, settings: Partial<AggregatorConfig.Settings> = {}) => inMemory(settings) },
+  {
+    name: "memory",
+    make: (_dir: string, settings: Partial<AggregatorConfig.Settings> = {}, wrap: Wrap = plain) => inMemory(settings, wrap)
+  },
   {
     name: "sqlite",
-    make: (dir: string, settings: Partial<AggregatorConfig.Settings> = {}) =>
-      onFile(Path.join(dir, `${freshTopic("db")}.sqlite`), settings)
+    make: (dir: string, settings: Partial<AggregatorConfig.Settings> = {}, wrap: Wrap = plain) =>
+      onFile(Path.join(dir, `${freshTopic("db")}.sqlite`), settings, wrap)
   }
 ] as const
 
@@ -64,7 +89,6 @@ describe("Aggregator", () => {
               assert.deepStrictEqual(stats.per_topic[topic], { unique_processed: 2, duplicate_dropped: 1, conflicts: 0 })
               assert.strictEqual(stats.workers, 2)
               assert.strictEqual(stats.queue_capacity, null)
-              assertInvariant(stats)
             }))
         }))
 
@@ -89,11 +113,16 @@ describe("Aggregator", () => {
             const expected = model(groups)
             yield* using(subject.make(dir), (agg) =>
               Effect.gen(function*() {
-                // Sequential publishes: each request's outcomes are those of the model.
+                // Sequential publishes: each request's outcomes are those of the model, and the
+                // counters move by exactly what the test sent.
+                let sent = 0
                 for (let i = 0; i < groups.length; i++) {
                   const outcomes = yield* agg.publish(groups[i]!)
+                  sent += groups[i]!.length
                   assert.deepStrictEqual(outcomes.map((o) => o.status), expected.statuses[i])
-                  assertInvariant(yield* agg.stats)
+                  const now = yield* agg.stats
+                  assert.strictEqual(now.received, sent)
+                  assert.strictEqual(now.pending, 0)
                 }
                 const stats = yield* agg.stats
                 const total = groups.reduce((n, g) => n + g.length, 0)
@@ -127,29 +156,68 @@ describe("Aggregator", () => {
               assert.strictEqual(stats.received, 2000)
               assert.strictEqual(stats.unique_processed, 120)
               assert.strictEqual(stats.duplicate_dropped, 1880)
-              assertInvariant(stats)
+              assert.strictEqual(stats.pending, 0)
             }))
         }))
 
-      it.scoped("the stats invariant holds while publishes are in flight", () =>
+      it.scoped("while publishes wait to commit: received counts each admitted event at once, pending drains to 0", () =>
         Effect.gen(function*() {
           const dir = yield* tempDir
-          yield* using(subject.make(dir), (agg) =>
+          const gate = yield* Deferred.make<void>()
+          const store = instrumented(gate)
+          yield* using(subject.make(dir, {}, store.wrap), (agg) =>
             Effect.gen(function*() {
               const topic = freshTopic()
-              const load = yield* Effect.fork(Effect.all(
-                Array.from({ length: 30 }, (_, p) =>
-                  agg.publish(Array.from({ length: 100 }, (_, i) => event(topic, `k${(p * 31 + i) % 500}`)))),
-                { concurrency: 10 }
-              ))
-              let samples = 0
-              while (samples < 200) {
-                assertInvariant(yield* agg.stats)
-                samples++
+              const requests = Array.from({ length: 30 }, (_, p) =>
+                Array.from({ length: 100 }, (_, i) => event(topic, `k${(p * 31 + i) % 500}`)))
+              const distinct = new Set(requests.flat().map((e) => e.event_id)).size
+              const load = yield* Effect.fork(Effect.all(requests.map((r) => agg.publish(r)), { concurrency: "unbounded" }))
+              // Commits are held at the gate: every event is received and pending, none is counted yet.
+              let held = yield* agg.stats
+              while (held.received < 3000) {
                 yield* Effect.yieldNow()
+                held = yield* agg.stats
+              }
+              assert.deepStrictEqual(
+                [held.received, held.pending, held.unique_processed, held.duplicate_dropped],
+                [3000, 3000, 0, 0]
+              )
+              yield* Deferred.succeed(gate, undefined)
+              let previous = held
+              while (previous.pending > 0) {
+                yield* Effect.yieldNow()
+                const now = yield* agg.stats
+                assert.strictEqual(now.received, 3000, "received never moves once admitted")
+                assert.isAtMost(now.pending, previous.pending, "pending only drains")
+                assert.isAtLeast(now.unique_processed, previous.unique_processed)
+                assert.isAtLeast(now.duplicate_dropped, previous.duplicate_dropped)
+                previous = now
               }
               yield* Fiber.join(load)
-              assertInvariant(yield* agg.stats)
+              const done = yield* agg.stats
+              assert.deepStrictEqual(
+                [done.received, done.pending, done.unique_processed, done.duplicate_dropped],
+                [3000, 0, distinct, 3000 - distinct]
+              )
+              // The persisted counters are a recount of the stored log.
+              const page = yield* agg.events({ topic, after: 0, limit: 10_000 })
+              assert.strictEqual(page.events.length, done.unique_processed)
+            }))
+        }))
+
+      it.scoped("group commit: 50 concurrent single-event publishes commit in far fewer than 50 transactions", () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          const store = instrumented()
+          yield* using(subject.make(dir, {}, store.wrap), (agg) =>
+            Effect.gen(function*() {
+              const topic = freshTopic()
+              const outcomes = yield* Effect.all(
+                Array.from({ length: 50 }, (_, i) => agg.publish([event(topic, `k${i}`)])),
+                { concurrency: "unbounded" }
+              )
+              assert.strictEqual(outcomes.flat().filter((o) => o.status === "accepted").length, 50)
+              assert.isAtMost(store.appends(), 10, `${store.appends()} transactions for 50 publishes`)
             }))
         }))
 
@@ -239,6 +307,33 @@ describe("Aggregator", () => {
           assert.isTrue(Option.isSome(yield* agg.get({ topic, event_id: "4" })))
           assert.isTrue(Option.isNone(yield* agg.get({ topic, event_id: "5" })))
         }))
+    }))
+
+  it.effect("every entry point refuses a bad setting with the same message: layer(...), the environment", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [Partial<AggregatorConfig.Settings>, string, string]> = [
+        [{ workerCount: 0 }, "WORKER_COUNT", "0"],
+        [{ workerCount: 2.5 }, "WORKER_COUNT", "2.5"],
+        [{ queueMaxSize: -1 }, "QUEUE_MAXSIZE", "-1"],
+        [{ maxEventBytes: 0 }, "MAX_EVENT_BYTES", "0"],
+        [{ maxPayloadDepth: 0 }, "MAX_PAYLOAD_DEPTH", "0"],
+        [{ maxPayloadDepth: 5000 }, "MAX_PAYLOAD_DEPTH", "5000"],
+        [{ dbPath: "" }, "DEDUP_DB_PATH", ""]
+      ]
+      for (const [settings, variable, text] of cases) {
+        const fromLayer = yield* Effect.flip(Layer.build(AggregatorConfig.layer(settings)).pipe(Effect.scoped))
+        const line = AggregatorConfig.describeError(fromLayer)
+        assert.match(line, new RegExp(`^${variable}: must be`), line)
+        const fromEnv = yield* Effect.flip(Layer.build(AggregatorConfig.layerFromEnv()).pipe(
+          Effect.scoped,
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([[variable, text]])))
+        ))
+        if (text !== "2.5" && text !== "") assert.strictEqual(AggregatorConfig.describeError(fromEnv), line)
+      }
+      const synchronous = yield* Effect.flip(
+        Layer.build(AggregatorConfig.layer({ synchronous: "OFF" as "FULL" })).pipe(Effect.scoped)
+      )
+      assert.strictEqual(AggregatorConfig.describeError(synchronous), "SQLITE_SYNCHRONOUS: must be one of FULL, NORMAL, got \"OFF\"")
     }))
 
   it.scoped("after close begins, publishes fail with ShuttingDown", () =>

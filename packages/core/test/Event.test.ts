@@ -3,6 +3,7 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as Event from "../src/Event.js"
+import * as EventJson from "../src/EventJson.js"
 
 const valid = {
   topic: "orders",
@@ -12,7 +13,7 @@ const valid = {
   payload: { total: 10 }
 }
 
-const limits: Event.Limits = { maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES }
+const limits: Event.Limits = Event.defaultLimits
 
 const issuesOf = (input: ReadonlyArray<unknown>, l: Event.Limits = limits) => {
   const result = Event.validate(input, l)
@@ -21,10 +22,13 @@ const issuesOf = (input: ReadonlyArray<unknown>, l: Event.Limits = limits) => {
 }
 
 describe("Event.validate", () => {
-  it("accepts valid events unchanged", () => {
+  it("accepts valid events, the payload as its JSON text", () => {
     const result = Event.validate([valid, { ...valid, event_id: "o-2", payload: {} }], limits)
     assert.isTrue(Either.isRight(result))
-    if (Either.isRight(result)) assert.deepStrictEqual(result.right[0], valid)
+    if (Either.isRight(result)) {
+      assert.deepStrictEqual(result.right[0], { ...valid, payload: "{\"total\":10}" })
+      assert.strictEqual(result.right[1]!.payload, "{}")
+    }
   })
 
   it("accepts RFC 3339 timestamps with a zone, with fractions, and zone-less ones (read as UTC)", () => {
@@ -90,23 +94,98 @@ describe("Event.validate", () => {
   })
 
   it("rejects a payload over the byte limit, counted in UTF-8", () => {
-    const small: Event.Limits = { maxEventBytes: 100 }
+    const small: Event.Limits = { ...limits, maxEventBytes: 100 }
     assert.isTrue(Either.isRight(Event.validate([{ ...valid, payload: { s: "x".repeat(50) } }], small)))
     const issues = issuesOf([{ ...valid, payload: { s: "é".repeat(50) } }], small)
     assert.strictEqual(issues[0]?.path, "payload")
     assert.include(issues[0]?.message, "over the limit of 100")
   })
 
-  it("payloadEquals compares JSON values, ignoring key order only", () => {
-    assert.isTrue(Event.payloadEquals({ a: 1, b: [1, { c: 2 }] }, { b: [1, { c: 2 }], a: 1 }))
-    assert.isFalse(Event.payloadEquals({ a: [1, 2] }, { a: [2, 1] }))
-    assert.isFalse(Event.payloadEquals({ a: 1 }, { a: 1, b: undefined as unknown as number }))
-    assert.isFalse(Event.payloadEquals({ a: null }, { a: {} }))
+  it("rejects topic, event_id and source that no store can keep as given: unpaired surrogates, NUL", () => {
+    assert.strictEqual(issuesOf([{ ...valid, topic: "a\ud800b" }])[0]?.path, "topic")
+    assert.strictEqual(issuesOf([{ ...valid, source: "a\udc00" }])[0]?.path, "source")
+    assert.strictEqual(issuesOf([{ ...valid, source: "a\u0000b" }])[0]?.path, "source")
+    // Other control characters stay allowed in source, and paired surrogates everywhere.
+    assert.isTrue(Either.isRight(Event.validate([{ ...valid, source: "tab\there 😀", event_id: "😀" }], limits)))
+  })
+
+  it("a JavaScript payload: only what JSON can hold, nothing silently changed", () => {
+    const problem = (payload: unknown) => {
+      const issues = issuesOf([{ ...valid, payload }])
+      assert.strictEqual(issues.length, 1, JSON.stringify(issues))
+      return issues[0]!
+    }
+    assert.deepStrictEqual(problem({ a: { b: [1, Number.NaN] } }).path, "payload.a.b[1]")
+    assert.include(problem({ x: Number.POSITIVE_INFINITY }).message, "Infinity")
+    assert.include(problem({ x: undefined }).message, "undefined")
+    assert.include(problem({ f: () => 1 }).message, "function")
+    assert.include(problem({ when: new Date(0) }).message, "Date")
+    assert.include(problem({ m: new Map() }).message, "Map")
+    assert.include(problem({ sparse: [1, , 3] }).message, "undefined")
+    assert.deepStrictEqual(problem({ "odd key": [Symbol("s")] }).path, "payload[\"odd key\"][0]")
+    const cyclic: Record<string, unknown> = { a: {} }
+    ;(cyclic.a as Record<string, unknown>).back = cyclic
+    assert.include(problem(cyclic).message, "cycle")
+    assert.include(problem([1, 2]).message, "JSON object")
+    assert.include(problem("{}").message, "JSON object")
+    // BigInts keep every digit; shared (non-cyclic) references are fine.
+    const shared = { n: 1 }
+    const ok = Either.getOrThrow(Event.validate([{ ...valid, payload: { id: 18446744073709551615n, a: shared, b: shared } }], limits))
+    assert.strictEqual(ok[0]!.payload, "{\"id\":18446744073709551615,\"a\":{\"n\":1},\"b\":{\"n\":1}}")
+  })
+
+  it("MAX_PAYLOAD_DEPTH: nesting up to the limit passes, one more level is refused with its path", () => {
+    const nest = (levels: number): object => {
+      let v: object = {}
+      for (let i = 1; i < levels; i++) v = { a: v }
+      return v
+    }
+    const small: Event.Limits = { ...limits, maxPayloadDepth: 5 }
+    assert.isTrue(Either.isRight(Event.validate([{ ...valid, payload: nest(5) }], small)))
+    const issue = issuesOf([{ ...valid, payload: nest(6) }], small)[0]!
+    assert.strictEqual(issue.path, "payload.a.a.a.a.a")
+    assert.include(issue.message, "deeper than 5")
+    // The same from JSON text, even 100,000 levels deep.
+    const deep = `{"a":${"[".repeat(100_000)}${"]".repeat(100_000)}}`
+    const raw = Either.getOrThrow(EventJson.raw(deep))
+    const fromText = issuesOf([{ ...valid, payload: raw }])[0]!
+    assert.strictEqual(fromText.path, `payload.a${"[0]".repeat(63)}`)
+    assert.include(fromText.message, "deeper than 64")
+  })
+
+  it("a payload from JSON text: kept exactly; 1e999 refused with its path; not an object refused", () => {
+    const text = `{"id": 9223372036854775807, "s": "\\u00e9"}`
+    const ok = Either.getOrThrow(Event.validate([{ ...valid, payload: Either.getOrThrow(EventJson.raw(text)) }], limits))
+    assert.strictEqual(ok[0]!.payload, text)
+    const over = issuesOf([{ ...valid, payload: Either.getOrThrow(EventJson.raw(`{"a":[1,1e999]}`)) }])[0]!
+    assert.strictEqual(over.path, "payload.a[1]")
+    assert.include(over.message, "1e999")
+    assert.strictEqual(issuesOf([{ ...valid, payload: Either.getOrThrow(EventJson.raw("[1]")) }])[0]?.path, "payload")
+  })
+
+  it("a field given twice is refused, naming it (the first value would be lost)", () => {
+    const body = `{"topic":"a","event_id":"1","timestamp":"2025-01-31T12:00:00Z","source":"s","topic":"b","payload":{}}`
+    const issues = issuesOf([Either.getOrThrow(EventJson.parse(body))])
+    assert.deepStrictEqual(issues.map((i) => i.path), ["topic"])
+    assert.include(issues[0]!.message, "more than once")
+  })
+
+  it("long messages are clipped: a huge wrong value does not come back whole", () => {
+    const issues = issuesOf([{ ...valid, topic: Array.from({ length: 10_000 }, (_, i) => i) }])
+    assert.isAtMost(issues[0]!.message.length, 300)
   })
 })
 
-describe("Event.isValid (the fast path of validate)", () => {
-  const decode = Schema.decodeUnknownEither(Event.Event)
+describe("Event.validate: the fast path agrees with the schema", () => {
+  // An oracle written apart from validate's fast path: the wire shape as a Schema, plus the size rule.
+  const Wire = Schema.Struct({
+    topic: Event.Topic,
+    event_id: Event.EventId,
+    timestamp: Event.Timestamp,
+    source: Event.Source,
+    payload: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  }).annotations({ parseOptions: { onExcessProperty: "error" } })
+  const decode = Schema.decodeUnknownEither(Wire)
   const text = FastCheck.oneof(
     FastCheck.constantFrom("", "a", "x".repeat(255), "x".repeat(256), "é".repeat(200), "😀".repeat(255), "😀".repeat(256), "a\u0001b", "tab\there", "del\u007f", "c1\u0085", " spaced "),
     FastCheck.string({ maxLength: 20 }),
@@ -150,7 +229,9 @@ describe("Event.isValid (the fast path of validate)", () => {
     const maxEventBytes = 256
     const bySchema = Either.isRight(decode(u)) &&
       Buffer.byteLength(JSON.stringify((u as { payload: unknown }).payload)) <= maxEventBytes
-    assert.strictEqual(Event.isValid(u, maxEventBytes), bySchema, JSON.stringify(u))
-    assert.strictEqual(Either.isRight(Event.validate([u], { maxEventBytes })), bySchema)
+    const result = Event.validate([u], { maxEventBytes, maxPayloadDepth: 64 })
+    assert.strictEqual(Either.isRight(result), bySchema, JSON.stringify(u))
+    // A rejection always explains itself with a real problem, never the fallback.
+    if (Either.isLeft(result)) assert.isTrue(result.left.issues.every((i) => i.message !== "invalid event"))
   }, { fastCheck: { numRuns: 2000 } })
 })

@@ -38,6 +38,7 @@ describe("promise facade", () => {
       assert.deepStrictEqual(retry.results.map((r) => r.status), ["duplicate", "duplicate", "conflict"])
       const page = await again.events({ topic: "facade" })
       assert.deepStrictEqual(page.events.map((e) => e.event_id), ["1", "2", "3", "6"])
+      assert.strictEqual(page.events[1]!.payload, "{}", "the first copy of 2, as JSON text")
       assert.strictEqual((await again.get("facade", "2"))?.event_id, "2")
       await again.events({ limit: 0 }).then(
         () => assert.fail("limit 0 must be rejected"),
@@ -46,6 +47,41 @@ describe("promise facade", () => {
       await again.close()
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("JSON text keeps int64 payloads exactly; JavaScript values JSON cannot hold are refused, tagged", async () => {
+    const agg = await createAggregator({ store: "memory" })
+    try {
+      const text = `[{"topic":"t","event_id":"big","timestamp":"2025-01-31T12:00:00Z","source":"s","payload":{"id": 9223372036854775807}}]`
+      assert.strictEqual((await agg.publish(text)).accepted, 1)
+      assert.strictEqual((await agg.get("t", "big"))?.payload, `{"id": 9223372036854775807}`)
+      // A JavaScript number is already rounded; a BigInt is not.
+      await agg.publish({ ...ev("bigint"), payload: { id: 9223372036854775807n } })
+      assert.strictEqual((await agg.get("facade", "bigint"))?.payload, `{"id":9223372036854775807}`)
+      const nan = await agg.publish({ ...ev("nan"), payload: { x: Number.NaN } }).catch((e: unknown) => e)
+      assert.strictEqual((nan as { _tag?: string })._tag, "InvalidEvents")
+      assert.strictEqual((nan as { issues: Array<{ path: string }> }).issues[0]!.path, "payload.x")
+      const broken = await agg.publish("[{\"topic\": ").catch((e: unknown) => e)
+      assert.strictEqual((broken as { _tag?: string })._tag, "JsonSyntaxError")
+      assert.strictEqual((await agg.stats()).received, 2)
+    } finally {
+      await agg.close()
+    }
+  })
+
+  it("refuses bad settings at creation with the configuration's message, instead of hanging", async () => {
+    const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+      [{ workerCount: 0 }, "WORKER_COUNT: must be an integer from 1 to 1024, got 0"],
+      [{ queueMaxSize: -5 }, "QUEUE_MAXSIZE: must be an integer of 0 or more, got -5"],
+      [{ synchronous: "OFF" }, "SQLITE_SYNCHRONOUS: must be one of FULL, NORMAL, got \"OFF\""],
+      [{ maxPayloadDepth: 0 }, "MAX_PAYLOAD_DEPTH: must be an integer from 1 to 1000, got 0"],
+      [{ store: "mysql" }, "EVENT_STORE: must be one of sqlite, memory, got \"mysql\""]
+    ]
+    for (const [options, message] of cases) {
+      const error = await createAggregator({ store: "memory", ...options } as never).catch((e: unknown) => e)
+      assert.strictEqual((error as { _tag?: string })._tag, "InvalidArgument", JSON.stringify(options))
+      assert.strictEqual((error as Error).message, `configuration error: ${message}`)
     }
   })
 

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type * as Event from "../src/Event.js"
+import * as Event from "../src/Event.js"
 import type * as EventStore from "../src/EventStore.js"
 
 /** A fresh temp directory, removed when the scope closes. */
@@ -26,7 +26,16 @@ export const event = (
   event_id,
   timestamp: fields.timestamp ?? "2025-01-31T12:00:00Z",
   source: fields.source ?? "test",
-  payload
+  payload: Event.Payload.make(JSON.stringify(payload))
+})
+
+/** An event whose payload is the given JSON text, exactly. */
+export const eventWithText = (topic: string, event_id: string, payload: string): Event.Event => ({
+  topic,
+  event_id,
+  timestamp: "2025-01-31T12:00:00Z",
+  source: "test",
+  payload: Event.Payload.make(payload)
 })
 
 /** The reference semantics: first copy wins; later copies are duplicates, conflicts if different. */
@@ -50,7 +59,7 @@ export const model = (groups: ReadonlyArray<ReadonlyArray<Event.Event>>) => {
       } else {
         c.duplicate_dropped++
         const same = stored.timestamp === e.timestamp && stored.source === e.source &&
-          JSON.stringify(stored.payload) === JSON.stringify(e.payload)
+          Event.samePayload(stored.payload, e.payload)
         if (!same) c.conflicts++
         s.push(same ? "duplicate" : "conflict")
       }

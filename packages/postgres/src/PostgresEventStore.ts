@@ -161,14 +161,15 @@ const rebase = (
   existing: ReadonlyMap<string, Plan.Existing>,
   origin: ReadonlyMap<string, Pending>,
   base: number
-): ReadonlyArray<EventStore.Outcome> => {
-  if (base === 0 && origin.size === 0) return plan.outcomes
-  return plan.outcomes.map((o, i): EventStore.Outcome => {
+): EventStore.Appended => {
+  if (base === 0 && origin.size === 0) return { outcomes: plan.outcomes, deltas: plan.deltas }
+  const outcomes = plan.outcomes.map((o, i): EventStore.Outcome => {
     const key = Event.keyString(events[i]!)
     const earlier = origin.get(key)
     if (earlier !== undefined) return { status: o.status, seq: o.seq + earlier.base }
     return existing.has(key) ? o : { status: o.status, seq: o.seq + base }
   })
+  return { outcomes, deltas: plan.deltas }
 }
 
 /** Asking whether a group committed: a few tries over about 1.5 s (the database may be restarting). */

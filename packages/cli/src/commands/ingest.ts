@@ -63,7 +63,10 @@ export const ingest = Command.make("ingest", options, (f) =>
     if (f.batchSize < 1 || f.batchSize > ServerConfig.defaults.maxBatch) {
       return yield* Effect.fail(new Rejected({ message: `--batch-size must be 1 to ${ServerConfig.defaults.maxBatch}` }))
     }
-    const maxEventBytes = yield* AggregatorConfig.maxEventBytes
+    const limits: Event.Limits = {
+      maxEventBytes: yield* AggregatorConfig.maxEventBytes,
+      maxPayloadDepth: yield* AggregatorConfig.maxPayloadDepth
+    }
     const files = yield* Effect.try({
       try: () => Input.expand(f.inputs),
       catch: (error) => new Rejected({ message: `cannot read input: ${(error as Error).message}` })
@@ -104,13 +107,11 @@ export const ingest = Command.make("ingest", options, (f) =>
           reject(record.where, record.error, record.raw ?? null)
           continue
         }
-        if (Event.isValid(record.value, maxEventBytes)) {
-          batch.push(record.value)
+        const valid = Event.validate([record.value], limits)
+        if (Either.isRight(valid)) {
+          batch.push(valid.right[0]!)
         } else {
-          const invalid = Event.validate([record.value], { maxEventBytes })
-          const reason = Either.isLeft(invalid)
-            ? invalid.left.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
-            : "invalid event"
+          const reason = valid.left.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
           reject(record.where, reason, record.value)
           continue
         }
