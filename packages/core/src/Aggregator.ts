@@ -9,7 +9,6 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
@@ -25,6 +24,7 @@ import type * as Scope from "effect/Scope"
 import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
+import type * as Page from "./Page.js"
 
 /**
  * The queue holds `capacity` events already; retry later (HTTP 503 with `Retry-After`).
@@ -99,51 +99,6 @@ export interface Summary {
   readonly conflicts: number
 }
 
-/** Page bounds of `events`: `limit` 1–10000, default 1000; `after` a seq, default 0. */
-export const MAX_PAGE = 10_000
-export const DEFAULT_PAGE = 1_000
-
-const pageProblem = (after: number, limit: number, afterShown: string, limitShown: string): string | undefined =>
-  !Number.isSafeInteger(after) || after < 0
-    ? `after must be an integer of 0 or more, got ${afterShown}`
-    : !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE
-    ? `limit must be an integer from 1 to ${MAX_PAGE}, got ${limitShown}`
-    : undefined
-
-/** What is wrong with a page request, or `undefined` when `after` and `limit` are in bounds. */
-export const checkPage = (after: number, limit: number): string | undefined =>
-  pageProblem(after, limit, String(after), String(limit))
-
-/**
- * A page request from query text (`?after=&limit=`): missing or empty means the default; the
- * error names what was sent when it is not a number.
- */
-export const parsePage = (
-  after: string | undefined,
-  limit: string | undefined
-): Either.Either<{ readonly after: number; readonly limit: number }, string> => {
-  const read = (text: string | undefined, fallback: number) =>
-    text === undefined || text === "" ? fallback : /^\d+$/.test(text) ? Number(text) : Number.NaN
-  const shown = (n: number, text: string | undefined) => (Number.isNaN(n) ? JSON.stringify(text) : String(n))
-  const page = { after: read(after, 0), limit: read(limit, DEFAULT_PAGE) }
-  const problem = pageProblem(page.after, page.limit, shown(page.after, after), shown(page.limit, limit))
-  return problem === undefined ? Either.right(page) : Either.left(problem)
-}
-
-/**
- * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
- * nothing more is stored right now.
- *
- * @since 0.1.0
- */
-export const Page = Schema.Struct({
-  events: Schema.Array(Event.StoredEvent),
-  next_after: Schema.NullOr(Schema.Number)
-}).annotations({ identifier: "Page" })
-
-/** @since 0.1.0 */
-export type Page = typeof Page.Type
-
 /** Counts the outcomes of one publish. */
 export const summarize = (outcomes: ReadonlyArray<EventStore.Outcome>): Summary => {
   let accepted = 0
@@ -181,7 +136,7 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   /** A consistent snapshot of the counters. */
   readonly stats: Effect.Effect<Stats>
   /** A page of the log in commit order. */
-  readonly events: (options: EventStore.ReadOptions) => Effect.Effect<Page, EventStore.StoreError>
+  readonly events: (options: EventStore.ReadOptions) => Effect.Effect<Page.Page, EventStore.StoreError>
   /** The stored copy of one key. */
   readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, EventStore.StoreError>
   /** False once shutdown has begun. */
@@ -504,7 +459,7 @@ export const make: Effect.Effect<
     stats,
     events: (options) =>
       // One row more than asked tells whether anything follows the page.
-      Effect.map(store.read({ ...options, limit: options.limit + 1 }), (rows): Page => {
+      Effect.map(store.read({ ...options, limit: options.limit + 1 }), (rows): Page.Page => {
         if (rows.length <= options.limit) return { events: rows, next_after: null }
         const events = rows.slice(0, options.limit)
         return { events, next_after: events[events.length - 1]?.seq ?? null }

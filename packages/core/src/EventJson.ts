@@ -28,6 +28,8 @@ export {
  */
 export class JsonSyntaxError extends Data.TaggedError("JsonSyntaxError")<{
   readonly message: string
+  /** What is wrong, without the position. */
+  readonly reason: string
   readonly offset: number
   readonly line: number
   readonly column: number
@@ -44,6 +46,7 @@ const syntaxError = (text: string, error: Json.JsonSyntaxError): JsonSyntaxError
   const column = end - lineStart + 1
   return new JsonSyntaxError({
     message: `${error.reason} at line ${line}, column ${column}`,
+    reason: error.reason,
     offset: error.offset,
     line,
     column

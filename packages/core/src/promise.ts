@@ -18,6 +18,7 @@ import * as Event from "./Event.js"
 import * as EventJson from "./EventJson.js"
 import type * as EventStore from "./EventStore.js"
 import * as MemoryEventStore from "./MemoryEventStore.js"
+import * as Page from "./Page.js"
 import * as SqliteEventStore from "./SqliteEventStore.js"
 
 /** @since 0.1.0 */
@@ -62,7 +63,7 @@ export interface AggregatorClient {
     readonly topic?: string
     readonly after?: number
     readonly limit?: number
-  }) => Promise<Aggregator.Page>
+  }) => Promise<Page.Page>
   /** The stored copy of a key, or undefined. */
   readonly get: (topic: string, eventId: string) => Promise<Event.StoredEvent | undefined>
   readonly stats: () => Promise<Aggregator.Stats>
@@ -149,8 +150,8 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
       })),
     events: (query = {}) => {
       const after = query.after ?? 0
-      const limit = query.limit ?? Aggregator.DEFAULT_PAGE
-      const problem = Aggregator.checkPage(after, limit)
+      const limit = query.limit ?? Page.DEFAULT_LIMIT
+      const problem = Page.check(after, limit)
       if (problem !== undefined) return Promise.reject(new InvalidArgument(problem))
       return run(Effect.flatMap(Aggregator.Aggregator, (a) => a.events({ topic: query.topic, after, limit })))
     },

@@ -121,7 +121,10 @@ describe("Event.validate", () => {
     assert.include(problem({ f: () => 1 }).message, "function")
     assert.include(problem({ when: new Date(0) }).message, "Date")
     assert.include(problem({ m: new Map() }).message, "Map")
-    assert.include(problem({ sparse: [1, , 3] }).message, "undefined")
+    const sparse: Array<number> = []
+    sparse[0] = 1
+    sparse[2] = 3
+    assert.include(problem({ sparse }).message, "undefined")
     assert.deepStrictEqual(problem({ "odd key": [Symbol("s")] }).path, "payload[\"odd key\"][0]")
     const cyclic: Record<string, unknown> = { a: {} }
     ;(cyclic.a as Record<string, unknown>).back = cyclic

@@ -117,7 +117,7 @@ describe("the JSON scanner", () => {
       Array.isArray(v)
         ? `[${v.map(respell).join(",")}]`
         : typeof v === "object" && v !== null
-        ? `{${Object.entries(v).reverse().map(([k, x]) => `${JSON.stringify(k)}:${respell(x)}`).join(",")}}`
+        ? `{${Object.entries(v).reduceRight<Array<string>>((out, [k, x]) => [...out, `${JSON.stringify(k)}:${respell(x)}`], []).join(",")}}`
         : typeof v === "number" && Number.isInteger(v) && Math.abs(v) < 1e15
         ? `${v}.0e0`
         : JSON.stringify(v)

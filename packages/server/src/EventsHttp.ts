@@ -1,45 +1,43 @@
 /**
- * Handlers of the `events` group: each translates HTTP to one `Aggregator` call and back.
- * (`POST /publish` normally takes the lean path in `Server.ts`; this handler serves the same
- * contract when the `HttpApi` app is used on its own.)
+ * Handlers of the `events` group's reading routes: each translates HTTP to one `Aggregator` call
+ * and back. Stored events are written with `EventJson`, so payloads go out exactly as they came in.
  *
  * @since 0.1.0
  */
-import { Aggregator } from "@event-aggregator/core"
+import { Aggregator, EventJson, Page } from "@event-aggregator/core"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import * as Api from "./Api.js"
-import * as Publish from "./internal/publish.js"
-import { ServerConfig } from "./ServerConfig.js"
 
 const storeUnavailable = (error: { readonly message: string }): typeof Api.StoreUnavailable.Type => ({
   error: "StoreUnavailable",
   message: `${error.message}; try again`
 })
 
+const json = (text: string) => HttpServerResponse.text(text, { contentType: "application/json" })
+
+const pageRequest = (query: typeof Api.EventsParams.Type) =>
+  Schema.decodeUnknown(Page.RequestFromQuery)(query).pipe(
+    Effect.mapError((error): typeof Api.BadRequest.Type => ({
+      error: "BadRequest",
+      message: ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? "bad query parameters"
+    }))
+  )
+
 /** @since 0.1.0 */
-export const EventsHttpLive = HttpApiBuilder.group(Api.Api, "events", (handlers) =>
+export const EventsHttpLive = HttpApiBuilder.group(Api.ServedApi, "events", (handlers) =>
   Effect.gen(function*() {
     const aggregator = yield* Aggregator.Aggregator
-    const settings = yield* ServerConfig
     return handlers
-      .handle("publish", ({ payload, urlParams }) =>
-        Effect.gen(function*() {
-          const params = yield* Publish.parseParams(urlParams.ack, urlParams.detail, settings.ackMode)
-          const list = yield* Publish.shape(payload)
-          if (list.length > settings.maxBatch) return yield* Effect.fail(Publish.tooManyEvents(settings.maxBatch))
-          const response = yield* Publish.run(aggregator, list, params)
-          return response.body
-        }))
       .handle("list", ({ urlParams }) =>
         Effect.gen(function*() {
-          const page = yield* Either.mapLeft(
-            Aggregator.parsePage(urlParams.after, urlParams.limit),
-            (message): typeof Api.BadRequest.Type => ({ error: "BadRequest", message })
-          )
-          return yield* aggregator.events({ topic: urlParams.topic, ...page }).pipe(Effect.mapError(storeUnavailable))
+          const request = yield* pageRequest(urlParams)
+          const page = yield* aggregator.events(request).pipe(Effect.mapError(storeUnavailable))
+          return json(EventJson.stringifyPage(page))
         }))
       .handle("get", ({ path }) =>
         aggregator.get(path).pipe(
@@ -50,7 +48,7 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.Api, "events", (handlers)
                 error: "NotFound",
                 message: `no event ${JSON.stringify(path.event_id)} in topic ${JSON.stringify(path.topic)}`
               }),
-            onSome: Effect.succeed
+            onSome: (event) => Effect.succeed(json(EventJson.stringifyStored(event)))
           }))
         ))
       .handle("stats", () => aggregator.stats)

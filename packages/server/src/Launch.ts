@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { AggregatorConfig } from "@event-aggregator/core"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
@@ -13,7 +14,7 @@ import * as Option from "effect/Option"
 export const describe = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (Option.isNone(failure)) return Cause.pretty(cause)
-  if (ConfigError.isConfigError(failure.value)) return `configuration error: ${String(failure.value)}`
+  if (ConfigError.isConfigError(failure.value)) return `configuration error: ${AggregatorConfig.describeError(failure.value)}`
   const error = failure.value as { readonly _tag?: string; readonly message?: string; readonly cause?: unknown }
   switch (error._tag) {
     case "ServeError":

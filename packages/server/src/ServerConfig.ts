@@ -46,18 +46,12 @@ export const defaults: Settings = {
 }
 
 /** 0 lets the system pick a free port (tests); the address is logged at start. */
-export const port: Config.Config<number> = Config.integer("PORT").pipe(
-  Config.validate({ message: "must be a port number from 0 to 65535", validation: (n) => n >= 0 && n <= 65535 }),
-  Config.withDefault(defaults.port)
-)
+export const port: Config.Config<number> = Config.integer("PORT").pipe(Config.withDefault(defaults.port))
 export const host: Config.Config<string> = Config.string("HOST").pipe(Config.withDefault(defaults.host))
 export const ackMode: Config.Config<"durable" | "queued"> = Config.literal("durable", "queued")("ACK_MODE").pipe(
   Config.withDefault(defaults.ackMode)
 )
-export const maxBatch: Config.Config<number> = Config.integer("MAX_BATCH").pipe(
-  Config.validate({ message: "must be 1 or more", validation: (n) => n >= 1 }),
-  Config.withDefault(defaults.maxBatch)
-)
+export const maxBatch: Config.Config<number> = Config.integer("MAX_BATCH").pipe(Config.withDefault(defaults.maxBatch))
 export const maxBodyBytes: Config.Config<number> = AggregatorConfig.bytes("MAX_BODY_BYTES").pipe(
   Config.withDefault(defaults.maxBodyBytes)
 )
@@ -100,12 +94,26 @@ export const config: Config.Config<Settings> = Config.all({
   shutdownTimeoutMillis: Config.succeed(defaults.shutdownTimeoutMillis)
 })
 
-/** Defaults plus the caller's settings; never reads the environment. */
-export const layer = (settings: Partial<Settings> = {}): Layer.Layer<ServerConfig> =>
-  Layer.succeed(ServerConfig, { ...defaults, ...settings })
+/** The bounds of every server setting, checked wherever the settings come from. */
+export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.ConfigError> = AggregatorConfig.checkWith<
+  Settings
+>({
+  port: ["PORT", AggregatorConfig.integer(0, 65535)],
+  host: ["HOST", AggregatorConfig.nonEmpty],
+  ackMode: ["ACK_MODE", AggregatorConfig.oneOf(["durable", "queued"])],
+  maxBatch: ["MAX_BATCH", AggregatorConfig.integer(1)],
+  maxBodyBytes: ["MAX_BODY_BYTES", AggregatorConfig.integer(1)],
+  apiKey: ["API_KEY", (key) => (Option.isOption(key) ? undefined : "must be an Option of a Redacted key")],
+  logLevel: ["LOG_LEVEL", (level) => (LogLevel.allLevels.includes(level as LogLevel.LogLevel) ? undefined : "must be a LogLevel")],
+  shutdownTimeoutMillis: ["shutdownTimeoutMillis", AggregatorConfig.integer(0)]
+})
 
-/** The environment, with the caller's overrides on top (flags beat the environment). */
+/** Defaults plus the caller's settings, checked; never reads the environment. */
+export const layer = (settings: Partial<Settings> = {}): Layer.Layer<ServerConfig, ConfigError.ConfigError> =>
+  Layer.effect(ServerConfig, check({ ...defaults, ...settings }))
+
+/** The environment, with the caller's overrides on top (flags beat the environment), checked. */
 export const layerFromEnv = (
   overrides: Partial<Settings> = {}
 ): Layer.Layer<ServerConfig, ConfigError.ConfigError> =>
-  Layer.effect(ServerConfig, Effect.map(config, (env) => ({ ...env, ...overrides })))
+  Layer.effect(ServerConfig, Effect.flatMap(config, (env) => check({ ...env, ...overrides })))

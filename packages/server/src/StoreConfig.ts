@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { type AggregatorConfig, EventStore, MemoryEventStore, SqliteEventStore } from "@event-aggregator/core"
+import { AggregatorConfig, EventStore, MemoryEventStore, SqliteEventStore } from "@event-aggregator/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -38,6 +38,8 @@ export const config: Config.Config<Settings> = Config.all({ kind, databaseUrl })
 export const layer = (
   settings: Settings
 ): Layer.Layer<EventStore.EventStore, EventStore.StoreError | ConfigError.ConfigError, AggregatorConfig.AggregatorConfig> => {
+  const problem = AggregatorConfig.oneOf(kinds)(settings.kind)
+  if (problem !== undefined) return Layer.fail(ConfigError.InvalidData(["EVENT_STORE"], problem))
   switch (settings.kind) {
     case "sqlite":
       return SqliteEventStore.layer

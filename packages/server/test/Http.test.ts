@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { type Event, EventStore, MemoryEventStore } from "@event-aggregator/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -90,12 +91,13 @@ describe("POST /publish", () => {
       assert.strictEqual(r.status, 202)
       assert.deepStrictEqual(r.body, { received: 2, queued: 2 })
       let stats = yield* statsOf(url)
-      assert.strictEqual(stats.received, stats.unique_processed + stats.duplicate_dropped + stats.pending)
+      assert.strictEqual(stats.received, 2, "counted as received when queued, before the commit")
       while (stats.pending > 0) {
         yield* Effect.sleep("5 millis")
         stats = yield* statsOf(url)
       }
       assert.strictEqual((yield* allEvents(url, topic)).length, 2)
+      assert.deepStrictEqual([stats.received, stats.unique_processed], [2, 2])
     }))
 
   live("ACK_MODE=queued makes queued the default; ack=durable still waits", () =>
@@ -387,31 +389,90 @@ describe("reads and operations", () => {
       assert.deepStrictEqual(Object.keys(e).sort(), ["event_id", "payload", "received_at", "seq", "source", "timestamp", "topic"])
     }))
 
-  live("/health, /ready, /metrics, /docs and /openapi.json", () =>
+  live("/health, /ready, /docs and /openapi.json (the whole contract: publish, bearer key, NDJSON, Retry-After)", () =>
     Effect.gen(function*() {
       const { url } = yield* startServer()
-      yield* publish(url, [event(freshTopic(), "1"), event(freshTopic(), "1")])
       assert.deepStrictEqual((yield* getJson(url, "/health")).body, { status: "ok" })
       assert.deepStrictEqual((yield* getJson(url, "/ready")).body, { status: "ready" })
-      const metrics = yield* getJson(url, "/metrics")
-      assert.strictEqual(metrics.status, 200)
-      assert.include(metrics.headers.get("content-type") ?? "", "text/plain")
-      for (
-        const name of [
-          "event_aggregator_events_received_total",
-          "event_aggregator_events_unique_total",
-          "event_aggregator_events_duplicate_total",
-          "event_aggregator_events_conflict_total",
-          "event_aggregator_queue_depth",
-          "event_aggregator_commit_batch_size_bucket",
-          "event_aggregator_commit_duration_seconds_bucket",
-          "http_server_request_duration_seconds_bucket"
-        ]
-      ) assert.include(metrics.body, name)
       const docs = yield* getJson(url, "/docs")
       assert.strictEqual(docs.status, 200)
       assert.include(docs.body, "swagger")
-      const spec = yield* getJson(url, "/openapi.json")
-      assert.includeMembers(Object.keys(spec.body.paths), ["/publish", "/events", "/events/{topic}/{event_id}", "/stats", "/health", "/ready", "/metrics"])
+      assert.include(docs.body, "/publish")
+      const spec = (yield* getJson(url, "/openapi.json")).body
+      assert.includeMembers(Object.keys(spec.paths), ["/publish", "/events", "/events/{topic}/{event_id}", "/stats", "/health", "/ready", "/metrics"])
+      assert.deepStrictEqual(spec.components.securitySchemes.bearer, {
+        type: "http",
+        scheme: "bearer",
+        description: "API_KEY, when the server has one"
+      })
+      assert.deepStrictEqual(spec.security, [{ bearer: [] }])
+      assert.deepStrictEqual(spec.paths["/health"].get.security, [])
+      assert.includeMembers(Object.keys(spec.paths["/publish"].post.requestBody.content), ["application/json", "application/x-ndjson"])
+      const unavailable = Object.entries(spec.paths).flatMap(([path, ops]: [string, any]) =>
+        Object.entries(ops).flatMap(([method, op]: [string, any]) => (op.responses["503"] ? [[`${method} ${path}`, op.responses["503"]]] : []))
+      )
+      assert.isAtLeast(unavailable.length, 4)
+      for (const [where, response] of unavailable) assert.property(response.headers ?? {}, "Retry-After", where)
+      // The payload is documented as the object it is on the wire.
+      assert.strictEqual(spec.components.schemas.StoredEvent.properties.payload.type, "object")
+    }))
+
+  live("/metrics by value: counters, commit sizes and request durations move by exactly the traffic sent", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startServer()
+      const scrape = Effect.map(getJson(url, "/metrics"), (r) => r.body as string)
+      /** The sum of the samples of `name` whose labels include every `labels` pair. */
+      const value = (text: string, name: string, labels: Record<string, string> = {}) =>
+        text.split("\n")
+          .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
+          .filter((line) => Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+          .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
+      const before = yield* scrape
+      const topic = freshTopic()
+      yield* publish(url, [event(topic, "1"), event(topic, "2"), event(topic, "3")])
+      yield* publish(url, [event(topic, "1"), event(topic, "2", { other: true }), event(topic, "4")])
+      yield* publish(url, "{", {})
+      const after = yield* scrape
+      const delta = (name: string, labels?: Record<string, string>) => value(after, name, labels) - value(before, name, labels)
+      assert.strictEqual(delta("event_aggregator_events_received_total"), 6)
+      assert.strictEqual(delta("event_aggregator_events_unique_total"), 4)
+      assert.strictEqual(delta("event_aggregator_events_duplicate_total"), 2)
+      assert.strictEqual(delta("event_aggregator_events_conflict_total"), 1)
+      assert.strictEqual(value(after, "event_aggregator_queue_depth"), 0)
+      assert.strictEqual(delta("event_aggregator_commit_batch_size_count"), 2, "two requests, one after the other: two commits")
+      assert.strictEqual(delta("event_aggregator_commit_batch_size_sum"), 6)
+      assert.strictEqual(delta("event_aggregator_commit_duration_seconds_count"), 2)
+      assert.strictEqual(delta("http_server_request_duration_seconds_count", { route: "/publish", status: "200" }), 2)
+      assert.strictEqual(delta("http_server_request_duration_seconds_count", { route: "/publish", status: "400" }), 1)
+    }))
+
+  live("group commit over HTTP: publishes that arrive while a commit runs share the next one", () =>
+    Effect.gen(function*() {
+      // The first commit waits at a gate until all 50 requests are in; a design that commits each
+      // request on its own would still make 50 commits, one that groups makes 2 (one worker: the
+      // first request alone, then everything that arrived meanwhile).
+      const gate = yield* Deferred.make<void>()
+      let appends = 0
+      const gated = Layer.effect(
+        EventStore.EventStore,
+        Effect.map(EventStore.EventStore, (inner) => ({
+          ...inner,
+          append: (events: ReadonlyArray<Event.Event>) =>
+            Effect.zipRight(Effect.zipRight(Deferred.await(gate), Effect.sync(() => appends++)), inner.append(events))
+        }))
+      ).pipe(Layer.provide(MemoryEventStore.layer))
+      const { url } = yield* startServer({ store: gated, aggregator: { workerCount: 1 } })
+      const topic = freshTopic()
+      const load = yield* Effect.fork(Effect.all(
+        Array.from({ length: 50 }, (_, i) => publish(url, event(topic, `k${i}`))),
+        { concurrency: "unbounded" }
+      ))
+      let stats = yield* statsOf(url)
+      while (stats.pending < 50) stats = yield* statsOf(url)
+      yield* Deferred.succeed(gate, undefined)
+      const replies = yield* Fiber.join(load)
+      assert.isTrue(replies.every((r) => r.status === 200 && r.body.accepted === 1))
+      assert.isAtMost(appends, 2, `${appends} commits for 50 concurrent publishes`)
+      assert.strictEqual((yield* allEvents(url, topic)).length, 50)
     }))
 })

@@ -38,8 +38,7 @@ export const startServer = (options: {
   Effect.gen(function*() {
     const dir = yield* tempDir
     const dbPath = options.aggregator?.dbPath ?? Path.join(dir, "dedup.sqlite")
-    const context = yield* Layer.build(Server.layer.pipe(
-      Layer.provide(options.store ?? SqliteEventStore.layer),
+    const context = yield* Layer.build(Server.layer(options.store ?? SqliteEventStore.layer).pipe(
       Layer.provide(AggregatorConfig.layer({ ...options.aggregator, dbPath })),
       Layer.provide(ServerConfig.layer({ port: 0, host: "127.0.0.1", ...options.server }))
     ))

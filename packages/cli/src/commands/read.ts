@@ -1,5 +1,5 @@
 /** `stats` and `events`: read a running server (--url) or a local store (SQLite --db by default, or --store). */
-import { Aggregator } from "@event-aggregator/core"
+import { type Aggregator, Page } from "@event-aggregator/core"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
@@ -55,11 +55,11 @@ export const events = Command.make("events", {
   ...source,
   topic: Options.text("topic").pipe(Options.withDescription("only this topic"), Options.optional),
   after: Options.integer("after").pipe(Options.withDescription("events after this seq"), Options.withDefault(0)),
-  limit: Options.integer("limit").pipe(Options.withDescription(`at most this many (1-${Aggregator.MAX_PAGE})`), Options.withDefault(100))
+  limit: Options.integer("limit").pipe(Options.withDescription(`at most this many (1-${Page.MAX_LIMIT})`), Options.withDefault(100))
 }, (f) =>
   Effect.gen(function*() {
     const params = { topic: Option.getOrUndefined(f.topic), after: f.after, limit: f.limit }
-    const problem = Aggregator.checkPage(f.after, f.limit)
+    const problem = Page.check(f.after, f.limit)
     if (problem !== undefined) return yield* Effect.fail(new Remote.RemoteError({ message: `--${problem}` }))
     const page = Option.isSome(f.url)
       ? yield* Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.events(params)).pipe(

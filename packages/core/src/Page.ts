@@ -1,0 +1,105 @@
+/**
+ * Reading the log a page at a time: the bounds of a page request and the page it gets.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Event from "./Event.js"
+
+/** Most events one page holds. */
+export const MAX_LIMIT = 10_000
+
+/** Events per page when the reader does not say. */
+export const DEFAULT_LIMIT = 1_000
+
+/** A position in the log: events with a greater `seq` follow it (0 = from the beginning). */
+export const After = Schema.Int.pipe(Schema.nonNegative())
+
+/** How many events a page holds at most. */
+export const Limit = Schema.Int.pipe(Schema.between(1, MAX_LIMIT))
+
+/**
+ * A page request: events with `seq > after`, ascending, at most `limit`, of `topic` if given.
+ *
+ * @since 0.1.0
+ */
+export const Request = Schema.Struct({
+  topic: Schema.optional(Schema.String),
+  after: After,
+  limit: Limit
+})
+
+/** @since 0.1.0 */
+export type Request = typeof Request.Type
+
+const describe = (text: unknown, name: "after" | "limit"): string =>
+  name === "after"
+    ? `after must be an integer of 0 or more, got ${JSON.stringify(text)}`
+    : `limit must be an integer from 1 to ${MAX_LIMIT}, got ${JSON.stringify(text)}`
+
+/**
+ * What is wrong with `after` and `limit`, or undefined when both are in bounds.
+ *
+ * @since 0.1.0
+ */
+export const check = (after: number, limit: number): string | undefined =>
+  !Number.isSafeInteger(after) || after < 0
+    ? describe(after, "after")
+    : !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT
+    ? describe(limit, "limit")
+    : undefined
+
+/**
+ * A page request from query text (`?topic=&after=&limit=`): a missing or empty value means the
+ * default; the error names what was sent.
+ *
+ * @since 0.1.0
+ */
+export const RequestFromQuery = Schema.transformOrFail(
+  Schema.Struct({
+    topic: Schema.optional(Schema.String),
+    after: Schema.optional(Schema.String),
+    limit: Schema.optional(Schema.String)
+  }),
+  Request,
+  {
+    strict: true,
+    decode: (query, _, ast) => {
+      const read = (text: string | undefined, fallback: number, name: "after" | "limit") =>
+        text === undefined || text === ""
+          ? Either.right(fallback)
+          : /^\d{1,15}$/.test(text)
+          ? Either.right(Number(text))
+          : Either.left(new ParseResult.Type(ast, text, describe(text, name)))
+      return Either.gen(function*() {
+        const after = yield* read(query.after, 0, "after")
+        const limit = yield* read(query.limit, DEFAULT_LIMIT, "limit")
+        const problem = check(after, limit)
+        if (problem !== undefined) return yield* Either.left(new ParseResult.Type(ast, query, problem))
+        return query.topic === undefined ? { after, limit } : { topic: query.topic, after, limit }
+      })
+    },
+    encode: (request) =>
+      ParseResult.succeed({
+        ...(request.topic === undefined ? {} : { topic: request.topic }),
+        after: String(request.after),
+        limit: String(request.limit)
+      })
+  }
+)
+
+/**
+ * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
+ * nothing more is stored right now.
+ *
+ * @since 0.1.0
+ */
+export const Page = Schema.Struct({
+  events: Schema.Array(Event.StoredEvent),
+  next_after: Schema.NullOr(Schema.Number)
+}).annotations({ identifier: "Page" })
+
+/** @since 0.1.0 */
+export type Page = typeof Page.Type

@@ -1,0 +1,171 @@
+/**
+ * The node:http listener. It listens first, so `/health` answers while the store opens and
+ * `/ready` says 503 until everything runs; then `POST /publish` goes to the lean path and every
+ * other request to the `HttpApi` app, as they are attached. Closing it stops listening, lets the
+ * requests in flight finish (up to the shutdown timeout), then closes the connections.
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Api from "../Api.js"
+import { ServerConfig } from "../ServerConfig.js"
+import * as Auth from "./auth.js"
+import * as Metrics from "./metrics.js"
+import { rejectUnread, sendJson } from "./respond.js"
+
+export type Handler = (req: Http.IncomingMessage, res: Http.ServerResponse) => void
+
+/** What the listener routes to, and where the process is in its life. */
+export interface State {
+  /** The lean `POST /publish` path, once the aggregator runs. */
+  publish: Handler | undefined
+  /** The `HttpApi` app, once built. */
+  api: Handler | undefined
+  /** Everything runs and shutdown has not begun. */
+  ready: boolean
+  /** Shutdown has begun: every answer closes its connection. */
+  draining: boolean
+}
+
+export class Listener extends Context.Tag("@event-aggregator/server/internal/Listener")<Listener, State>() {}
+
+const notReady = (state: State) => ({
+  error: "NotReady" as const,
+  message: state.draining ? "the server is draining for shutdown" : "the server is starting"
+})
+
+/** Requests in flight, and a way to wait until there are none. */
+const inFlightCounter = () => {
+  let count = 0
+  let waiters: Array<() => void> = []
+  return {
+    get count() {
+      return count
+    },
+    enter: () => {
+      count++
+    },
+    leave: () => {
+      count--
+      if (count === 0) {
+        for (const w of waiters) w()
+        waiters = []
+      }
+    },
+    idle: Effect.async<void>((resume) => {
+      if (count === 0) return resume(Effect.void)
+      waiters.push(() => resume(Effect.void))
+    })
+  }
+}
+
+/** @internal */
+export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerError.ServeError, ServerConfig> = Layer
+  .scopedContext(Effect.gen(function*() {
+    const settings = yield* ServerConfig
+    const state: State = { publish: undefined, api: undefined, ready: false, draining: false }
+    const authorized = Auth.make(settings.apiKey)
+    const inFlight = inFlightCounter()
+
+    const dispatch = (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
+      const started = performance.now()
+      const url = req.url ?? "/"
+      const q = url.indexOf("?")
+      const path = q === -1 ? url : url.slice(0, q)
+      inFlight.enter()
+      res.once("close", () => {
+        inFlight.leave()
+        Metrics.recordRequest(Metrics.routeOf(path), req.method ?? "", res.statusCode, (performance.now() - started) / 1000)
+      })
+      if (state.draining) res.setHeader("connection", "close")
+      if (!authorized(req, path)) return rejectUnread(req, res, Auth.unauthorized)
+      if (path === "/publish" && req.method === "POST") {
+        return state.publish === undefined ? rejectUnread(req, res, notReady(state)) : state.publish(req, res)
+      }
+      if (state.api !== undefined) return state.api(req, res)
+      // Before the app is attached (starting) and after it is gone (draining).
+      if (path === "/health") return sendJson(res, 200, Api.healthy, state.draining)
+      rejectUnread(req, res, notReady(state))
+    }
+
+    const server = Http.createServer({ keepAliveTimeout: 5_000 }, dispatch)
+    yield* Effect.async<void, HttpServerError.ServeError>((resume) => {
+      const onError = (cause: Error) => resume(Effect.fail(new HttpServerError.ServeError({ cause })))
+      server.once("error", onError)
+      server.listen({ port: settings.port, host: settings.host }, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    })
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        state.ready = false
+        state.draining = true
+        const closed = Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeIdleConnections()
+        })
+        const finished = yield* Effect.zipRight(inFlight.idle, closed).pipe(
+          Effect.timeoutTo({
+            duration: Duration.millis(settings.shutdownTimeoutMillis),
+            onSuccess: () => true,
+            onTimeout: () => false
+          })
+        )
+        if (!finished) {
+          yield* Effect.logWarning("shutdown timeout: closing connections with requests in flight").pipe(
+            Effect.annotateLogs({ inFlight: inFlight.count })
+          )
+          server.closeAllConnections()
+        }
+      })
+    )
+
+    const address = server.address() as AddressInfo
+    const httpServer = HttpServer.make({
+      address: {
+        _tag: "TcpAddress",
+        hostname: address.address === "::" ? "0.0.0.0" : address.address,
+        port: address.port
+      },
+      serve: (httpApp, middleware) =>
+        Effect.gen(function*() {
+          state.api = middleware === undefined
+            ? yield* NodeHttpServer.makeHandler(httpApp)
+            : yield* NodeHttpServer.makeHandler(httpApp, middleware)
+          yield* Effect.addFinalizer(() => Effect.sync(() => (state.api = undefined)))
+        })
+    })
+    return Context.make(Listener, state).pipe(Context.add(HttpServer.HttpServer, httpServer))
+  }))
+
+/**
+ * Marks the server ready once everything runs; on shutdown it is the first to know: `/ready`
+ * answers 503 and every answer closes its connection while the queue drains.
+ */
+export const ReadyLive: Layer.Layer<never, never, Listener | HttpServer.HttpServer> = Layer.scopedDiscard(Effect.gen(function*() {
+  const state = yield* Listener
+  yield* Effect.acquireRelease(
+    Effect.zipRight(
+      Effect.sync(() => {
+        state.ready = true
+      }),
+      // "Listening on http://host:port" once requests are served, not merely accepted.
+      HttpServer.logAddress
+    ),
+    () =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          state.ready = false
+          state.draining = true
+        }),
+        Effect.logInfo("draining: /ready answers 503; committing what is queued")
+      )
+  )
+}))
