@@ -243,7 +243,9 @@ interface Frame {
 }
 
 const setMember = (object: Record<string, unknown>, key: string, value: unknown): void => {
-  if (Object.prototype.hasOwnProperty.call(object, key)) {
+  // A plain lookup first: undefined for every new key (JSON values are never undefined), so the
+  // own-property check runs only for repeated keys and names Object.prototype has.
+  if (object[key] !== undefined && Object.prototype.hasOwnProperty.call(object, key)) {
     const seen = duplicates.get(object)
     if (seen === undefined) duplicates.set(object, [key])
     else if (!seen.includes(key)) seen.push(key)
