@@ -7,23 +7,20 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
+import * as Committer from "./internal/committer.js"
+import { metrics } from "./internal/metrics.js"
+import * as State from "./internal/state.js"
 import type * as Page from "./Page.js"
 
 /**
@@ -145,89 +142,10 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   readonly ready: Effect.Effect<boolean>
 }>() {}
 
-/** Prometheus-style metrics, updated once per commit group. */
-export const metrics = {
-  received: Metric.counter("event_aggregator_events_received_total", {
-    description: "Events received into the queue",
-    incremental: true
-  }),
-  unique: Metric.counter("event_aggregator_events_unique_total", {
-    description: "Events stored as unique",
-    incremental: true
-  }),
-  duplicates: Metric.counter("event_aggregator_events_duplicate_total", {
-    description: "Events dropped as duplicates (conflicts included)",
-    incremental: true
-  }),
-  conflicts: Metric.counter("event_aggregator_events_conflict_total", {
-    description: "Duplicates whose fields differ from the stored copy",
-    incremental: true
-  }),
-  failed: Metric.counter("event_aggregator_events_failed_total", {
-    description: "Events whose commit failed (not stored, not counted as received)",
-    incremental: true
-  }),
-  queueDepth: Metric.gauge("event_aggregator_queue_depth", {
-    description: "Events received and not yet committed"
-  }),
-  commitSize: Metric.histogram(
-    "event_aggregator_commit_batch_size",
-    MetricBoundaries.exponential({ start: 1, factor: 4, count: 9 }),
-    "Events per commit group"
-  ),
-  commitSeconds: Metric.histogram(
-    "event_aggregator_commit_duration_seconds",
-    MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
-    "Time to commit one group"
-  )
-}
-
-interface Request {
-  readonly events: ReadonlyArray<Event.Event>
-  readonly done: Deferred.Deferred<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError> | undefined
-}
-
-/** Received is not kept: it is unique + duplicates + pending, so the invariant holds by construction. */
-interface State {
-  readonly unique: number
-  readonly duplicates: number
-  readonly conflicts: number
-  readonly pending: number
-  readonly perTopic: HashMap.HashMap<string, EventStore.TopicCounters>
-  readonly closing: boolean
-}
-
-/** The totals of persisted counters, as the committed part of a State. */
-const committed = (counters: EventStore.Counters): Pick<State, "unique" | "duplicates" | "conflicts" | "perTopic"> => {
-  let unique = 0
-  let duplicates = 0
-  let conflicts = 0
-  for (const c of counters.per_topic.values()) {
-    unique += c.unique_processed
-    duplicates += c.duplicate_dropped
-    conflicts += c.conflicts
-  }
-  return { unique, duplicates, conflicts, perTopic: HashMap.fromIterable(counters.per_topic) }
-}
-
-const addTopic = (
-  map: HashMap.HashMap<string, EventStore.TopicCounters>,
-  topic: string,
-  delta: EventStore.TopicCounters
-) =>
-  HashMap.modifyAt(map, topic, (current) => Option.some(EventStore.addCounters(Option.getOrUndefined(current), delta)))
-
-const retryPolicy = Schedule.exponential(Duration.millis(20), 2).pipe(
-  Schedule.intersect(Schedule.recurs(4))
-)
-
-const MAX_LOGGED_KEYS = 10
-
-/** Lets the host's event loop run pending I/O callbacks (a macrotask turn), then resumes. */
-const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
+export {
+  /** Prometheus-style metrics, updated once per commit group. */
+  metrics
+} from "./internal/metrics.js"
 
 /**
  * Builds the aggregator on the EventStore: restores the counters, starts the workers, and on
@@ -245,14 +163,14 @@ export const make: Effect.Effect<
   const startedMillis = yield* Clock.currentTimeMillis
   const started_at = new Date(startedMillis).toISOString()
 
-  const state = yield* Ref.make<State>({ ...committed(yield* store.counters), pending: 0, closing: false })
-  const queue = yield* Queue.unbounded<Request>()
+  const state = yield* Ref.make<State.State>({ ...State.committed(yield* store.counters), pending: 0, closing: false })
+  const queue = yield* Queue.unbounded<State.Request>()
   const drained = yield* Deferred.make<void>()
   const capacity = settings.queueMaxSize
 
   /** Counts a request in (received and pending) or refuses it, atomically. */
   const admit = (n: number) =>
-    Ref.modify(state, (s): [QueueFull | BatchTooLarge | ShuttingDown | undefined, State] => {
+    Ref.modify(state, (s): [QueueFull | BatchTooLarge | ShuttingDown | undefined, State.State] => {
       if (s.closing) {
         return [new ShuttingDown({ message: "the aggregator is shutting down and takes no new events" }), s]
       }
@@ -277,7 +195,7 @@ export const make: Effect.Effect<
       return [undefined, { ...s, pending: s.pending + n }]
     })
 
-  const submit = (events: ReadonlyArray<Event.Event>, done: Request["done"]) =>
+  const submit = (events: ReadonlyArray<Event.Event>, done: State.Request["done"]) =>
     Effect.uninterruptible(Effect.flatMap(admit(events.length), (refused) => {
       if (refused !== undefined) return Effect.fail(refused)
       return Effect.zipRight(
@@ -297,109 +215,7 @@ export const make: Effect.Effect<
   const enqueue = (events: ReadonlyArray<Event.Event>) =>
     events.length === 0 ? Effect.void : Effect.asVoid(submit(events, undefined))
 
-  /** Applies a finished group to the stats; completes `drained` when closing and nothing is left. */
-  const settle = (f: (s: State) => State) =>
-    Effect.flatMap(
-      Ref.updateAndGet(state, f),
-      (s) =>
-        Effect.zipRight(
-          Metric.set(metrics.queueDepth, s.pending),
-          s.closing && s.pending === 0 ? Deferred.succeed(drained, undefined) : Effect.void
-        )
-    )
-
-  const logLevelDebug = FiberRef.get(FiberRef.currentMinimumLogLevel).pipe(
-    Effect.map((min) => LogLevel.lessThanEqual(min, LogLevel.Debug))
-  )
-
-  const commit = (group: ReadonlyArray<Request>, size: number) =>
-    Effect.gen(function*() {
-      const events: Array<Event.Event> = group.length === 1 ? (group[0]!.events as Array<Event.Event>) : []
-      if (group.length > 1) for (const r of group) for (const e of r.events) events.push(e)
-      const startedAt = yield* Clock.currentTimeMillis
-      const result = yield* Effect.either(Effect.retry(store.append(events), retryPolicy))
-      const elapsed = (yield* Clock.currentTimeMillis) - startedAt
-
-      if (result._tag === "Left") {
-        yield* settle((s) => ({ ...s, pending: s.pending - size }))
-        yield* Metric.incrementBy(metrics.failed, size)
-        yield* Effect.logError("commit failed; the group's events were not stored", result.left)
-        for (const r of group) if (r.done) yield* Deferred.fail(r.done, result.left)
-        return
-      }
-
-      const { deltas, outcomes } = result.right
-      let accepted = 0
-      let dups = 0
-      let confl = 0
-      for (const d of deltas.values()) {
-        accepted += d.unique_processed
-        dups += d.duplicate_dropped
-        confl += d.conflicts
-      }
-      yield* settle((s) => {
-        let perTopic = s.perTopic
-        for (const [topic, d] of deltas) perTopic = addTopic(perTopic, topic, d)
-        return {
-          ...s,
-          unique: s.unique + accepted,
-          duplicates: s.duplicates + dups,
-          conflicts: s.conflicts + confl,
-          pending: s.pending - size,
-          perTopic
-        }
-      })
-      let offset = 0
-      for (const r of group) {
-        const n = r.events.length
-        if (r.done) yield* Deferred.succeed(r.done, outcomes.slice(offset, offset + n))
-        offset += n
-      }
-      yield* Metric.incrementBy(metrics.unique, accepted)
-      yield* Metric.incrementBy(metrics.duplicates, dups)
-      yield* Metric.incrementBy(metrics.conflicts, confl)
-      yield* Metric.update(metrics.commitSize, size)
-      yield* Metric.update(metrics.commitSeconds, elapsed / 1000)
-      if (dups > 0) {
-        const droppedKeys: Array<string> = []
-        for (let i = 0; i < events.length && droppedKeys.length < MAX_LOGGED_KEYS; i++) {
-          if (outcomes[i]!.status !== "accepted") droppedKeys.push(`${events[i]!.topic}/${events[i]!.event_id}`)
-        }
-        yield* Effect.logInfo(`duplicates dropped: ${dups}`).pipe(
-          Effect.annotateLogs({ conflicts: confl, keys: droppedKeys.join(" "), group_size: size })
-        )
-        if (yield* logLevelDebug) {
-          for (let i = 0; i < events.length; i++) {
-            const outcome = outcomes[i]!
-            if (outcome.status !== "accepted") {
-              yield* Effect.logDebug(`duplicate dropped: ${events[i]!.topic}/${events[i]!.event_id}`).pipe(
-                Effect.annotateLogs({ status: outcome.status, seq: outcome.seq })
-              )
-            }
-          }
-        }
-      }
-    })
-
-  /** Takes what is waiting (at least one request, up to the group bound) and commits it. */
-  const worker = Effect.forever(Effect.gen(function*() {
-    const first = yield* Queue.take(queue)
-    // Without this the worker wakes on the first offer and commits it alone while requests that
-    // already arrived wait in socket buffers (the store blocks the event loop while it commits):
-    // measured, 1 event per commit under 64 concurrent HTTP publishers.
-    yield* yieldToEventLoop
-    const group = [first]
-    let size = first.events.length
-    while (size < settings.maxGroupEvents) {
-      const next = yield* Queue.poll(queue)
-      if (Option.isNone(next)) break
-      group.push(next.value)
-      size += next.value.events.length
-    }
-    // A group taken from the queue is always committed and answered, even during shutdown.
-    yield* Effect.uninterruptible(commit(group, size))
-  }))
-
+  const worker = Committer.worker({ store, settings, state, queue, drained })
   for (let i = 0; i < settings.workerCount; i++) {
     yield* Effect.forkScoped(worker)
   }
@@ -420,34 +236,23 @@ export const make: Effect.Effect<
    * process's pending events (received = unique + duplicates + pending holds by construction).
    * If the store cannot answer, the local view stands in.
    */
-  const current: Effect.Effect<State> = store.shared
+  const current: Effect.Effect<State.State> = store.shared
     ? Effect.flatMap(Ref.get(state), (local) =>
       store.counters.pipe(
-        Effect.map((persisted): State => ({ ...local, ...committed(persisted) })),
+        Effect.map((persisted): State.State => ({ ...local, ...State.committed(persisted) })),
         Effect.orElseSucceed(() => local)
       ))
     : Ref.get(state)
 
   const stats = Effect.map(
     Effect.zip(current, Clock.currentTimeMillis),
-    ([s, now]): Stats => {
-      const entries = Array.from(s.perTopic).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      const topics = entries.map(([topic]) => topic)
-      const per_topic: Record<string, EventStore.TopicCounters> = Object.fromEntries(entries)
-      return {
-        received: s.unique + s.duplicates + s.pending,
-        unique_processed: s.unique,
-        duplicate_dropped: s.duplicates,
-        conflicts: s.conflicts,
-        pending: s.pending,
-        topics,
-        per_topic,
-        uptime: (now - startedMillis) / 1000,
-        started_at,
-        workers: settings.workerCount,
-        queue_capacity: capacity > 0 ? capacity : null
-      }
-    }
+    ([s, now]): Stats => ({
+      ...State.counters(s),
+      uptime: (now - startedMillis) / 1000,
+      started_at,
+      workers: settings.workerCount,
+      queue_capacity: capacity > 0 ? capacity : null
+    })
   )
 
   const limits: Event.Limits = { maxEventBytes: settings.maxEventBytes, maxPayloadDepth: settings.maxPayloadDepth }

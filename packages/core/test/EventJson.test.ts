@@ -4,6 +4,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Event from "../src/Event.js"
 import * as EventJson from "../src/EventJson.js"
 import * as Json from "../src/internal/json.js"
+import * as JsonValue from "../src/internal/jsonValue.js"
 
 /** Whether `f` throws, and whether what it threw is a JSON syntax error. */
 const outcome = (f: () => unknown): "ok" | "syntax" | "other" => {
@@ -102,9 +103,9 @@ describe("the JSON scanner", () => {
   })
 
   it("locates the first value too deep, or the first number that overflows, by path", () => {
-    assert.strictEqual(Json.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 4), "payload.a.b[1]")
-    assert.strictEqual(Json.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 5), "payload.a.b[1].c")
-    assert.strictEqual(Json.locate(`{"x":1,"odd key":[0, 1e999]}`, "payload", undefined), "payload[\"odd key\"][1]")
+    assert.strictEqual(JsonValue.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 4), "payload.a.b[1]")
+    assert.strictEqual(JsonValue.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 5), "payload.a.b[1].c")
+    assert.strictEqual(JsonValue.locate(`{"x":1,"odd key":[0, 1e999]}`, "payload", undefined), "payload[\"odd key\"][1]")
   })
 
   it.prop("sameValue: the same value in another spelling is the same; another value is not", [
@@ -122,18 +123,18 @@ describe("the JSON scanner", () => {
         ? `${v}.0e0`
         : JSON.stringify(v)
     const b = spaced(respell(value), seed)
-    assert.isTrue(Json.sameValue(a, b), `${a} vs ${b}`)
-    assert.isFalse(Json.sameValue(a, JSON.stringify([value])))
+    assert.isTrue(JsonValue.sameValue(a, b), `${a} vs ${b}`)
+    assert.isFalse(JsonValue.sameValue(a, JSON.stringify([value])))
   }, { fastCheck: { numRuns: 500 } })
 
   it("sameValue compares numbers as exact decimals and strings after their escapes", () => {
-    assert.isTrue(Json.sameValue(`{"n":1}`, `{"n":1.000}`))
-    assert.isTrue(Json.sameValue(`{"n":100}`, `{"n":1e2}`))
-    assert.isTrue(Json.sameValue(`{"n":0}`, `{"n":-0.0}`))
-    assert.isFalse(Json.sameValue(`{"n":9223372036854775807}`, `{"n":9223372036854775808}`))
-    assert.isFalse(Json.sameValue(`{"n":0.1}`, `{"n":0.10000000000000001}`))
-    assert.isTrue(Json.sameValue(`{"s":"\\u00e9"}`, `{"s":"é"}`))
-    assert.isFalse(Json.sameValue(`{"a":1}`, `{"a":1,"b":null}`))
+    assert.isTrue(JsonValue.sameValue(`{"n":1}`, `{"n":1.000}`))
+    assert.isTrue(JsonValue.sameValue(`{"n":100}`, `{"n":1e2}`))
+    assert.isTrue(JsonValue.sameValue(`{"n":0}`, `{"n":-0.0}`))
+    assert.isFalse(JsonValue.sameValue(`{"n":9223372036854775807}`, `{"n":9223372036854775808}`))
+    assert.isFalse(JsonValue.sameValue(`{"n":0.1}`, `{"n":0.10000000000000001}`))
+    assert.isTrue(JsonValue.sameValue(`{"s":"\\u00e9"}`, `{"s":"é"}`))
+    assert.isFalse(JsonValue.sameValue(`{"a":1}`, `{"a":1,"b":null}`))
   })
 })
 

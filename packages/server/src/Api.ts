@@ -12,6 +12,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Schema from "effect/Schema"
+import { documentAuthAndRetry } from "./internal/openApi.js"
 
 /** The error body of every error response: `{"error": "<Tag>", "message": "...", ...details}`. */
 const ApiError = <const Tag extends string, const Fields extends Schema.Struct.Fields = {}>(
@@ -242,37 +243,6 @@ export class OpsApi extends HttpApiGroup.make("ops", { topLevel: true })
       .annotate(OpenApi.Summary, "Prometheus text format")
   )
 {}
-
-type JsonObject = Record<string, unknown>
-const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null
-
-/** Marks every operation as needing the bearer key (but `/health` and `/ready`) and every 503 as carrying `Retry-After`. */
-const documentAuthAndRetry = (spec: JsonObject): JsonObject => {
-  for (const [path, operations] of Object.entries(isObject(spec.paths) ? spec.paths : {})) {
-    for (const operation of Object.values(isObject(operations) ? operations : {})) {
-      if (!isObject(operation)) continue
-      if (path === "/health" || path === "/ready") operation.security = []
-      const unavailable = isObject(operation.responses) ? operation.responses["503"] : undefined
-      if (isObject(unavailable)) {
-        unavailable.headers = {
-          "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 0 } }
-        }
-      }
-    }
-  }
-  const components = isObject(spec.components) ? spec.components : {}
-  return {
-    ...spec,
-    components: {
-      ...components,
-      securitySchemes: {
-        ...(isObject(components.securitySchemes) ? components.securitySchemes : {}),
-        bearer: { type: "http", scheme: "bearer", description: "API_KEY, when the server has one" }
-      }
-    },
-    security: [{ bearer: [] }]
-  }
-}
 
 /**
  * The whole contract: every route, `POST /publish` included. Clients derive from it

@@ -1,6 +1,7 @@
 /**
  * A validating JSON scanner that never recurses: it builds plain values, except the values it is
  * told to keep as their exact source text (`RawJson`). Every syntax error names its offset.
+ * What is done with JSON values once parsed (equality, paths) is in `jsonValue.ts`.
  */
 
 /** What kind of JSON value a text holds (from its first character). */
@@ -257,24 +258,6 @@ const setMember = (object: Record<string, unknown>, key: string, value: unknown)
   }
 }
 
-/** A number as an exact decimal (`sign digits e exponent`, digits without leading or trailing zeros). */
-export class DecimalNumber {
-  constructor(readonly canonical: string) {}
-}
-
-const canonicalNumber = (text: string): DecimalNumber => {
-  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text)
-  if (m === null) return new DecimalNumber(text)
-  let digits = (m[2] ?? "") + (m[3] ?? "")
-  let exponent = BigInt(m[4] ?? "0") - BigInt((m[3] ?? "").length)
-  digits = digits.replace(/^0+/, "")
-  if (digits.length === 0) return new DecimalNumber("0")
-  const trailing = digits.length - digits.replace(/0+$/, "").length
-  digits = digits.slice(0, digits.length - trailing)
-  exponent += BigInt(trailing)
-  return new DecimalNumber(`${m[1]}${digits}e${exponent}`)
-}
-
 /** What `parse` builds and what it keeps as text. */
 export interface ParseOptions {
   /** Members with this name, in objects at most `rawDepth` containers deep, are kept as `RawJson`. */
@@ -282,8 +265,8 @@ export interface ParseOptions {
   readonly rawDepth?: number
   /** Containers deeper than this are kept as `RawJson` instead of being built. */
   readonly buildDepth?: number
-  /** Numbers as exact `DecimalNumber`s instead of doubles. */
-  readonly decimals?: boolean
+  /** What a number becomes, from its text (default: `Number`). */
+  readonly number?: (text: string) => unknown
 }
 
 /**
@@ -295,7 +278,7 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
   const rawMember = options.rawMember
   const rawDepth = options.rawDepth ?? 0
   const buildDepth = options.buildDepth ?? Number.POSITIVE_INFINITY
-  const decimals = options.decimals === true
+  const number = options.number ?? Number
   const frames: Array<Frame> = []
   let i = skipWs(text, 0)
   let result: unknown
@@ -338,7 +321,7 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
       i = end
     } else if (c === MINUS || isDigit(c)) {
       const end = scanNumber(text, i)
-      v = decimals ? canonicalNumber(text.slice(i, end)) : Number(text.slice(i, end))
+      v = number(text.slice(i, end))
       i = end
     } else if (c === LOWER_T) {
       i = scanLiteral(text, i, "true")
@@ -395,107 +378,4 @@ export const scan = (text: string): RawJson => {
   const rest = skipWs(text, end)
   if (rest < text.length) fail(`unexpected ${describeAt(text, rest)} after the JSON value`, rest)
   return start === 0 && end === text.length ? raw : new RawJson(text.slice(start, end), raw.kind, raw.depth, raw.overflow)
-}
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
-
-const appendKey = (path: string, key: string): string => (IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`)
-
-/**
- * The path (`payload.a[0].b`) of the first value in a valid JSON `text` that is `depth` containers
- * deep, or of the first number beyond the range of a double (`depth` undefined). For messages only.
- */
-export const locate = (text: string, root: string, depth: number | undefined): string => {
-  interface Level {
-    readonly array: boolean
-    readonly path: string
-    index: number
-  }
-  const levels: Array<Level> = []
-  const pathOf = (level: Level | undefined, key: string | undefined): string =>
-    level === undefined ? root : level.array ? `${level.path}[${level.index}]` : appendKey(level.path, key ?? "")
-  let key: string | undefined
-  let i = skipWs(text, 0)
-  for (;;) {
-    const c = text.charCodeAt(i)
-    const here = pathOf(levels[levels.length - 1], key)
-    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (depth !== undefined && levels.length + 1 >= depth) return here
-      levels.push({ array: c === OPEN_BRACKET, path: here, index: 0 })
-      i = skipWs(text, i + 1)
-      const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET
-      if (text.charCodeAt(i) === close) {
-        levels.pop()
-        i++
-      } else {
-        if (c === OPEN_BRACE) {
-          const end = scanString(text, i)
-          key = JSON.parse(text.slice(i, end))
-          i = skipWs(text, skipWs(text, end) + 1)
-        }
-        continue
-      }
-    } else if (c === QUOTE) {
-      i = scanString(text, i)
-    } else if (c === MINUS || isDigit(c)) {
-      overflowed = false
-      i = scanNumber(text, i)
-      if (depth === undefined && overflowed) return here
-    } else if (i >= text.length) {
-      return root
-    } else {
-      i = scanLiteral(text, i, c === LOWER_T ? "true" : c === LOWER_F ? "false" : "null")
-    }
-    for (;;) {
-      const level = levels[levels.length - 1]
-      if (level === undefined) return root
-      i = skipWs(text, i)
-      if (text.charCodeAt(i) === COMMA) {
-        i = skipWs(text, i + 1)
-        if (level.array) {
-          level.index++
-        } else {
-          const end = scanString(text, i)
-          key = JSON.parse(text.slice(i, end))
-          i = skipWs(text, skipWs(text, end) + 1)
-        }
-        break
-      }
-      levels.pop()
-      i++
-    }
-  }
-}
-
-const equalValues = (a: unknown, b: unknown): boolean => {
-  if (a === b) return true
-  if (a instanceof DecimalNumber) return b instanceof DecimalNumber && a.canonical === b.canonical
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false
-    for (let i = 0; i < a.length; i++) if (!equalValues(a[i], b[i])) return false
-    return true
-  }
-  if (Array.isArray(b)) return false
-  const ka = Object.keys(a)
-  if (ka.length !== Object.keys(b).length) return false
-  for (const k of ka) {
-    if (!Object.prototype.hasOwnProperty.call(b, k)) return false
-    if (!equalValues((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
-  }
-  return true
-}
-
-/**
- * Whether two JSON texts hold the same value: any whitespace and key order, escapes decoded,
- * numbers compared as exact decimals (`1.0` equals `1`, `9223372036854775807` does not equal
- * `9223372036854775808`); a repeated member name counts with its last value, as `JSON.parse` reads it.
- */
-export const sameValue = (a: string, b: string): boolean => {
-  if (a === b) return true
-  try {
-    return equalValues(parse(a, { decimals: true }), parse(b, { decimals: true }))
-  } catch {
-    return false
-  }
 }

@@ -1,0 +1,91 @@
+/** JSON values read from text: equality as JSON values, and paths to what breaks a rule. */
+import { parse } from "./json.js"
+
+/** A number as an exact decimal (`sign digits e exponent`, digits without leading or trailing zeros). */
+class DecimalNumber {
+  constructor(readonly canonical: string) {}
+}
+
+const decimal = (text: string): DecimalNumber => {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text)
+  if (m === null) return new DecimalNumber(text)
+  const fraction = m[3] ?? ""
+  let digits = `${m[2]}${fraction}`.replace(/^0+/, "")
+  if (digits.length === 0) return new DecimalNumber("0")
+  const significant = digits.replace(/0+$/, "")
+  const exponent = BigInt(m[4] ?? "0") - BigInt(fraction.length) + BigInt(digits.length - significant.length)
+  digits = significant
+  return new DecimalNumber(`${m[1]}${digits}e${exponent}`)
+}
+
+const equalValues = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (a instanceof DecimalNumber) return b instanceof DecimalNumber && a.canonical === b.canonical
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!equalValues(a[i], b[i])) return false
+    return true
+  }
+  if (Array.isArray(b)) return false
+  const ka = Object.keys(a)
+  if (ka.length !== Object.keys(b).length) return false
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false
+    if (!equalValues((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false
+  }
+  return true
+}
+
+/**
+ * Whether two JSON texts hold the same value: any whitespace and key order, escapes decoded,
+ * numbers compared as exact decimals (`1.0` equals `1`, `9223372036854775807` does not equal
+ * `9223372036854775808`); a repeated member name counts with its last value, as `JSON.parse` reads it.
+ */
+export const sameValue = (a: string, b: string): boolean => {
+  if (a === b) return true
+  try {
+    return equalValues(parse(a, { number: decimal }), parse(b, { number: decimal }))
+  } catch {
+    return false
+  }
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+const member = (path: string, key: string | number): string =>
+  typeof key === "number" ? `${path}[${key}]` : IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+
+const OVERFLOW = Symbol("overflow")
+
+/**
+ * The path (`payload.a[0].b`) of the first value in a valid JSON `text` that is `depth`
+ * containers deep, or of the first number beyond the range of a double (`depth` undefined); `root`
+ * when there is none. For messages only: it builds the value, so call it on rejected input.
+ */
+export const locate = (text: string, root: string, depth: number | undefined): string => {
+  const value = parse(text, {
+    number: (t) => {
+      const n = Number(t)
+      return Number.isFinite(n) ? n : OVERFLOW
+    }
+  })
+  // Depth first, in document order, without recursion.
+  const stack: Array<{ readonly value: unknown; readonly path: string; readonly depth: number }> = [
+    { value, path: root, depth: 1 }
+  ]
+  while (stack.length > 0) {
+    const node = stack.pop()!
+    if (depth === undefined && node.value === OVERFLOW) return node.path
+    if (typeof node.value !== "object" || node.value === null) continue
+    if (depth !== undefined && node.depth >= depth) return node.path
+    const entries: Array<readonly [string | number, unknown]> = Array.isArray(node.value)
+      ? node.value.map((v, i) => [i, v] as const)
+      : Object.entries(node.value)
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, v] = entries[i]!
+      stack.push({ value: v, path: member(node.path, key), depth: node.depth + 1 })
+    }
+  }
+  return root
+}

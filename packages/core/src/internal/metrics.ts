@@ -1,0 +1,39 @@
+/** The Aggregator's metrics (Prometheus-style, exported by the server), updated once per commit group. */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+
+export const metrics = {
+  received: Metric.counter("event_aggregator_events_received_total", {
+    description: "Events received into the queue",
+    incremental: true
+  }),
+  unique: Metric.counter("event_aggregator_events_unique_total", {
+    description: "Events stored as unique",
+    incremental: true
+  }),
+  duplicates: Metric.counter("event_aggregator_events_duplicate_total", {
+    description: "Events dropped as duplicates (conflicts included)",
+    incremental: true
+  }),
+  conflicts: Metric.counter("event_aggregator_events_conflict_total", {
+    description: "Duplicates whose fields differ from the stored copy",
+    incremental: true
+  }),
+  failed: Metric.counter("event_aggregator_events_failed_total", {
+    description: "Events whose commit failed (not stored, not counted as received)",
+    incremental: true
+  }),
+  queueDepth: Metric.gauge("event_aggregator_queue_depth", {
+    description: "Events received and not yet committed"
+  }),
+  commitSize: Metric.histogram(
+    "event_aggregator_commit_batch_size",
+    MetricBoundaries.exponential({ start: 1, factor: 4, count: 9 }),
+    "Events per commit group"
+  ),
+  commitSeconds: Metric.histogram(
+    "event_aggregator_commit_duration_seconds",
+    MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
+    "Time to commit one group"
+  )
+}

@@ -1,0 +1,31 @@
+/** What the generated OpenAPI document cannot say by itself: the bearer key and Retry-After on every 503. */
+type JsonObject = Record<string, unknown>
+const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null
+
+/** Marks every operation as needing the bearer key (but `/health` and `/ready`) and every 503 as carrying `Retry-After`. */
+export const documentAuthAndRetry = (spec: JsonObject): JsonObject => {
+  for (const [path, operations] of Object.entries(isObject(spec.paths) ? spec.paths : {})) {
+    for (const operation of Object.values(isObject(operations) ? operations : {})) {
+      if (!isObject(operation)) continue
+      if (path === "/health" || path === "/ready") operation.security = []
+      const unavailable = isObject(operation.responses) ? operation.responses["503"] : undefined
+      if (isObject(unavailable)) {
+        unavailable.headers = {
+          "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 0 } }
+        }
+      }
+    }
+  }
+  const components = isObject(spec.components) ? spec.components : {}
+  return {
+    ...spec,
+    components: {
+      ...components,
+      securitySchemes: {
+        ...(isObject(components.securitySchemes) ? components.securitySchemes : {}),
+        bearer: { type: "http", scheme: "bearer", description: "API_KEY, when the server has one" }
+      }
+    },
+    security: [{ bearer: [] }]
+  }
+}
