@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -82,6 +83,69 @@ describe("promise facade", () => {
       const error = await createAggregator({ store: "memory", ...options } as never).catch((e: unknown) => e)
       assert.strictEqual((error as { _tag?: string })._tag, "InvalidArgument", JSON.stringify(options))
       assert.strictEqual((error as Error).message, `configuration error: ${message}`)
+    }
+  })
+
+  it("fuzz: any input to publish resolves or rejects with a tagged error, never a defect; rejections change nothing", async () => {
+    const agg = await createAggregator({ store: "memory", maxPayloadDepth: 16 })
+    try {
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      const deep = (n: number): unknown => {
+        let v: unknown = {}
+        for (let i = 0; i < n; i++) v = { a: v }
+        return v
+      }
+      const weird = FastCheck.constantFrom<unknown>(
+        undefined, null, Number.NaN, Number.POSITIVE_INFINITY, -0, 10n ** 30n, Symbol("s"), () => 1, new Date(0),
+        new Map([[1, 2]]), new Uint8Array(2), cyclic, deep(20), deep(2000), "x".repeat(300_000), Object.create(null)
+      )
+      const value = FastCheck.oneof(FastCheck.jsonValue({ maxDepth: 3 }), weird, FastCheck.string({ unit: "binary", maxLength: 10 }))
+      const event = FastCheck.record({
+        topic: FastCheck.oneof(FastCheck.constant("fuzz"), value),
+        event_id: FastCheck.oneof(FastCheck.string({ minLength: 1, maxLength: 5 }), value),
+        timestamp: FastCheck.oneof(FastCheck.constant("2025-01-31T12:00:00Z"), value),
+        source: FastCheck.oneof(FastCheck.constant("s"), value),
+        payload: FastCheck.oneof(FastCheck.dictionary(FastCheck.string({ maxLength: 3 }), value, { maxKeys: 3 }), value)
+      }, { requiredKeys: [] })
+      const input = FastCheck.oneof(
+        value,
+        event,
+        FastCheck.array(event, { maxLength: 4 }),
+        FastCheck.string({ maxLength: 60 }), // JSON text, mostly malformed
+        FastCheck.array(
+          FastCheck.record({
+            topic: FastCheck.jsonValue({ maxDepth: 1 }),
+            event_id: FastCheck.string({ maxLength: 3 }),
+            timestamp: FastCheck.constant("2025-01-31T12:00:00Z"),
+            source: FastCheck.jsonValue({ maxDepth: 1 }),
+            payload: FastCheck.jsonValue({ maxDepth: 3 })
+          }, { requiredKeys: [] }),
+          { maxLength: 3 }
+        ).map((es) => JSON.stringify(es))
+      )
+      // 100,000 levels of JavaScript nesting: refused, no stack overflow.
+      const tooDeep = await agg.publish({ ...ev("deep"), payload: deep(100_000) }).catch((e: unknown) => e)
+      assert.strictEqual((tooDeep as { _tag?: string })._tag, "InvalidEvents")
+      const known = new Set(["InvalidEvents", "JsonSyntaxError"])
+      let received = (await agg.stats()).received
+      await FastCheck.assert(
+        FastCheck.asyncProperty(input, async (i) => {
+          const outcome = await agg.publish(i).then((r) => ({ ok: r }), (error: unknown) => ({ error }))
+          const now = (await agg.stats()).received
+          if ("error" in outcome) {
+            const tag = (outcome.error as { _tag?: unknown })._tag
+            assert.isTrue(typeof tag === "string" && known.has(tag), `untagged rejection: ${String(outcome.error)}`)
+            assert.strictEqual(now, received, "a rejection changed the counters")
+          } else {
+            assert.strictEqual(now, received + outcome.ok.received)
+            received = now
+          }
+        }),
+        { numRuns: 500 }
+      )
+    } finally {
+      await agg.close()
     }
   })
 
