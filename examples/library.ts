@@ -42,8 +42,10 @@ await Effect.runPromise(Effect.provide(program, AggregatorLive))
 const agg = await createAggregator({ path: dbPath })
 const result = await agg.publish([order("o-2", 25), order("o-3", 7)])
 console.log("promise publish:", result)
+// JSON text (from a queue, a file, another service) keeps its payload exactly: int64 ids included.
+await agg.publish(`{"topic":"orders","event_id":"o-4","timestamp":"2025-01-31T12:00:00Z","source":"example","payload":{"id": 9223372036854775807}}`)
 const page = await agg.events({ topic: "orders" })
-console.log("orders:", page.events.map((e) => `${e.seq}:${e.event_id}`).join(" "))
+console.log("orders:", page.events.map((e) => `${e.seq}:${e.event_id} ${e.payload}`).join(" "))
 try {
   await agg.publish({ topic: "orders", event_id: "", timestamp: "yesterday", source: "x", payload: [] })
 } catch (error) {
