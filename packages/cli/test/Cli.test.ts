@@ -4,28 +4,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const bin = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../bin/event-aggregator.js")
-
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cli = (args: ReadonlyArray<string>, options: { readonly input?: string; readonly cwd?: string } = {}) =>
-  new Promise<Result>((resolve) => {
-    const child = ChildProcess.execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: options.cwd, timeout: 60_000, env: { ...process.env, API_KEY: "" } },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-    )
-    if (options.input !== undefined) child.stdin!.end(options.input)
-    else child.stdin!.end()
-  })
+import { bin, cli } from "./utils.js"
 
 const event = (topic: string, id: string, payload: object = {}) =>
   JSON.stringify({ topic, event_id: id, timestamp: "2025-01-31T12:00:00Z", source: "cli-test", payload })
@@ -120,8 +99,12 @@ describe("event-aggregator", () => {
     const stats = await cli(["stats", "--db", db, "--json"])
     assert.strictEqual(stats.code, 0)
     const s = JSON.parse(stats.stdout)
+    // What this test sent: 7 valid records in each of the two file runs (10 read, 3 rejected), then 2 on stdin.
+    assert.strictEqual(s.received, 7 + 7 + 2)
     assert.strictEqual(s.unique_processed, 6)
-    assert.strictEqual(s.received, s.unique_processed + s.duplicate_dropped + s.pending)
+    assert.strictEqual(s.duplicate_dropped, 2 + 7 + 1)
+    assert.strictEqual(s.conflicts, 1 + 1 + 0)
+    assert.strictEqual(s.pending, 0)
     assert.deepStrictEqual(s.topics, ["a", "b", "c", "d"])
 
     const table = await cli(["stats", "--db", db])
