@@ -53,10 +53,11 @@ export const stats = Command.make("stats", source, (f) =>
 
 /**
  * A payload's text for one table cell, shortened. Line breaks and tabs in a JSON text can only be
- * whitespace between tokens (inside strings they are escaped), so folding them changes no value.
+ * whitespace between tokens (inside strings they are escaped), so folding each run of whitespace
+ * holding one into a space changes no value and keeps the row on one line.
  */
 const shortPayload = (text: string): string => {
-  const line = text.replace(/[\t\n\r]+/g, " ")
+  const line = text.replace(/[ \t]*[\t\n\r][ \t\n\r]*/g, " ")
   return line.length > 60 ? `${line.slice(0, 57)}...` : line
 }
 
