@@ -93,7 +93,11 @@ export const publish = Command.make("publish", options, (f) =>
       yield* Console.log(
         `sent ${count} events (${unique} unique, ${resent} re-sent) in ${batches.length} requests, ${seconds.toFixed(2)}s, ` +
           `${Math.round(count / Math.max(seconds, 0.001))} events/s; server counted +${delta.received} received, ` +
-          `+${delta.unique_processed} unique, +${delta.duplicate_dropped} duplicates: ${ok ? "OK" : "MISMATCH"}`
+          `+${delta.unique_processed} unique, +${delta.duplicate_dropped} duplicates: ` +
+          (ok
+            ? "OK"
+            : `MISMATCH (expected +${expected.received} received, +${expected.unique_processed} unique, ` +
+              `+${expected.duplicate_dropped} duplicates)`)
       )
     }
     if (failed > 0) {
