@@ -106,6 +106,6 @@ export const publish = Command.make("publish", options, (f) =>
       })
     }
   }).pipe(Effect.provide(NodeHttpClient.layerUndici))).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("Send test traffic to a server: for each count, that many events in batches, of which --duplicates-ratio re-send earlier ones, then check that the server's /stats moved by exactly what was sent (exit 1 if not). Fresh topics each run, so it can be re-run against the same server; other traffic during a run makes the check fail."),
+    HelpDoc.p("Send test traffic to a server: for each count, that many events in batches, of which --duplicates-ratio re-send earlier ones, then check that the server's /stats moved by exactly what was sent (exit 1 if not). Fresh topics each run, so it can be re-run against the same server; other traffic during a run makes the check fail. Each request is retried on its own after a 503 (waiting at least that response's Retry-After) or a network error; any other refusal stops the run at once."),
     HelpDoc.p("Example: event-aggregator publish --counts 5 5000 --duplicates-ratio 0.2 --topics 3 --url http://localhost:8080")
   ])))
