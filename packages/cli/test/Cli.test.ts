@@ -4,28 +4,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
-
-const bin = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../bin/event-aggregator.js")
-
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cli = (args: ReadonlyArray<string>, options: { readonly input?: string; readonly cwd?: string } = {}) =>
-  new Promise<Result>((resolve) => {
-    const child = ChildProcess.execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: options.cwd, timeout: 60_000, env: { ...process.env, API_KEY: "" } },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-    )
-    if (options.input !== undefined) child.stdin!.end(options.input)
-    else child.stdin!.end()
-  })
+import { bin, cli } from "./utils.js"
 
 const event = (topic: string, id: string, payload: object = {}) =>
   JSON.stringify({ topic, event_id: id, timestamp: "2025-01-31T12:00:00Z", source: "cli-test", payload })
@@ -76,7 +55,8 @@ describe("event-aggregator", () => {
     const r = await cli(["serve", "--port", "0", "--workers", "0", "--db", Path.join(dir, "never.sqlite")])
     assert.strictEqual(r.code, 1)
     assert.strictEqual(r.stderr.trim().split("\n").length, 1, r.stderr)
-    assert.include(r.stderr, "WORKER_COUNT")
+    // Word for word what WORKER_COUNT=0 and AggregatorConfig.layer({ workerCount: 0 }) say.
+    assert.include(r.stderr, "configuration error: WORKER_COUNT: must be an integer from 1 to 1024, got 0")
     assert.isFalse(Fs.existsSync(Path.join(dir, "never.sqlite")), "nothing was created")
   })
 
@@ -120,8 +100,12 @@ describe("event-aggregator", () => {
     const stats = await cli(["stats", "--db", db, "--json"])
     assert.strictEqual(stats.code, 0)
     const s = JSON.parse(stats.stdout)
+    // What this test sent: 7 valid records in each of the two file runs (10 read, 3 rejected), then 2 on stdin.
+    assert.strictEqual(s.received, 7 + 7 + 2)
     assert.strictEqual(s.unique_processed, 6)
-    assert.strictEqual(s.received, s.unique_processed + s.duplicate_dropped + s.pending)
+    assert.strictEqual(s.duplicate_dropped, 2 + 7 + 1)
+    assert.strictEqual(s.conflicts, 1 + 1 + 0)
+    assert.strictEqual(s.pending, 0)
     assert.deepStrictEqual(s.topics, ["a", "b", "c", "d"])
 
     const table = await cli(["stats", "--db", db])
@@ -136,6 +120,64 @@ describe("event-aggregator", () => {
     const page = JSON.parse((await cli(["events", "--db", db, "--limit", "2", "--json"])).stdout)
     assert.deepStrictEqual(page.events.map((e: { seq: number }) => e.seq), [1, 2])
     assert.strictEqual(page.next_after, 2)
+  })
+
+  it("ingest keeps payloads byte for byte through events --json; values that cannot be kept reject their record", async () => {
+    const fields = (id: string) =>
+      `"topic": "exact", "event_id": "${id}", "timestamp": "2025-01-31T12:00:00Z", "source": "cli-test"`
+    const kept = {
+      n1: `{"id": 9223372036854775807, "price": 1.50, "s": "caf\\u00e9 \\"q\\" \\/ 😀", "n": [-0, 1E+2, 123456789012345678901234567890]}`,
+      n4: `{"min":-9223372036854775808,"tiny":1e-400}`,
+      j1: `{\n      "id": 9223372036854775807,\n      "x": 1.50\n    }`,
+      j5: `{"escapes": "\\ud83d\\ude00\\n\\t\\u0000"}`,
+      e1: `{"int64": [9223372036854775807, 18446744073709551615]}`
+    }
+    const deep = `{"d":${"[".repeat(99)}${"]".repeat(99)}}` // 100 containers, over MAX_PAYLOAD_DEPTH (64)
+    const nd = Path.join(dir, "exact.ndjson")
+    Fs.writeFileSync(nd, [
+      `{${fields("n1")}, "payload": ${kept.n1}}`,
+      `{${fields("n2")}, "payload": {"big": 1e999}}`,
+      `{${fields("n3")}, "payload": ${deep}}`,
+      `{${fields("n4")}, "payload": ${kept.n4}}`,
+      `{${fields("n5")}, "payload": {"a": {"b": 1e400}}}`
+    ].join("\n"))
+    const arr = Path.join(dir, "exact.json")
+    Fs.writeFileSync(arr, `[
+  {${fields("j1")},
+    "payload": ${kept.j1}},
+  {${fields("j2")}, "payload": {"x": [1, -1e999]}},
+  {"topic": 5, "event_id": "j3", "timestamp": "2025-01-31T12:00:00Z", "source": "cli-test", "payload": {}},
+  {"topic": "exact", "event_id": "j4", "timestamp": "2025-01-31T12:00:00Z", "source": "${"x".repeat(1_000_000)}", "payload": {}},
+  {${fields("j5")}, "payload": ${kept.j5}}
+]
+`)
+    const wrapped = Path.join(dir, "exact-events.json")
+    Fs.writeFileSync(wrapped, `{"events": [{${fields("e1")}, "payload": ${kept.e1}}]}`)
+    const db = Path.join(dir, "exact.sqlite")
+    const rejects = Path.join(dir, "exact-rejects.ndjson")
+
+    const r = await cli(["ingest", "--db", db, "--quiet", "--rejects", rejects, nd, arr, wrapped])
+    assert.strictEqual(r.code, 1)
+    assert.include(r.stdout, "read 11, accepted 5, duplicates 0, conflicts 0, rejected 6")
+    assert.include(r.stderr, `${nd}:2: payload.big is a number beyond the range of a double`)
+    assert.include(r.stderr, `${nd}:3: payload.d${"[0]".repeat(63)}: payload is nested deeper than 64 levels (MAX_PAYLOAD_DEPTH)`)
+    assert.include(r.stderr, `${nd}:5: payload.a.b is a number beyond the range of a double`)
+    assert.include(r.stderr, `${arr}[1]: payload.x[1] is a number beyond the range of a double`)
+    assert.include(r.stderr, `${arr}[2]: topic: `)
+    assert.include(r.stderr, `${arr}[3]: source must be at most 255 characters`)
+    const written = Fs.readFileSync(rejects, "utf8").trim().split("\n")
+    assert.strictEqual(written.length, 6)
+    assert.include(written[0], `"input":{${fields("n2")}, "payload": {"big": 1e999}}}`, "a reject is written as it was read")
+
+    const out = await cli(["events", "--db", db, "--topic", "exact", "--json"])
+    assert.strictEqual(out.code, 0, out.stderr)
+    assert.deepStrictEqual([...out.stdout.matchAll(/"event_id":"(\w+)"/g)].map((m) => m[1]), ["n1", "n4", "j1", "j5", "e1"])
+    for (const [id, payload] of Object.entries(kept)) {
+      assert.include(out.stdout, `"event_id":"${id}","timestamp":"2025-01-31T12:00:00Z","source":"cli-test","payload":${payload},`)
+    }
+    const table = await cli(["events", "--db", db, "--topic", "exact"])
+    assert.match(table.stdout, /^3\s+exact\s+j1\s+2025-01-31T12:00:00Z\s+cli-test\s+\{ "id": 9223372036854775807, "x": 1\.50 \}$/m)
+    assert.match(table.stdout, /^1\s+exact\s+n1\s.*\s\{"id": 9223372036854775807, "price": 1\.50, "s": "caf\\u00e\.\.\.$/m)
   })
 
   it("remote ingest, publish's self-check, stats and events against a running server", async () => {

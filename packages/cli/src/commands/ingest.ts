@@ -80,10 +80,17 @@ export const ingest = Command.make("ingest", options, (f) =>
     const counts: Progress.Counts = { read: 0, accepted: 0, duplicates: 0, conflicts: 0, rejected: 0 }
     const progress = Progress.make(Input.totalBytes(files), !f.quiet)
     const started = performance.now()
-    const reject = (where: string, reason: string, input: unknown) => {
+    /** `input`: the record's JSON text (written as is, so its payload is exact), or `null`. */
+    const reject = (where: string, reason: string, input: string) => {
       counts.rejected++
       process.stderr.write(`${where}: ${reason}\n`)
-      if (Option.isSome(rejects)) Fs.writeSync(rejects.value, JSON.stringify({ where, reason, input }) + "\n")
+      if (Option.isSome(rejects)) {
+        // Line breaks in a parsed JSON text are whitespace between tokens: folding them keeps one line per record.
+        Fs.writeSync(
+          rejects.value,
+          `{"where":${JSON.stringify(where)},"reason":${JSON.stringify(reason)},"input":${input.replace(/[\r\n]+/g, " ")}}\n`
+        )
+      }
     }
     const flush = (batch: Array<Event.Event>) =>
       Effect.map(sink.publish(batch), (s) => {
@@ -104,15 +111,18 @@ export const ingest = Command.make("ingest", options, (f) =>
       for (const record of next.value) {
         counts.read++
         if ("error" in record) {
-          reject(record.where, record.error, record.raw ?? null)
+          reject(record.where, record.error, JSON.stringify(record.raw ?? null))
           continue
         }
         const valid = Event.validate([record.value], limits)
         if (Either.isRight(valid)) {
           batch.push(valid.right[0]!)
         } else {
-          const reason = valid.left.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ")
-          reject(record.where, reason, record.value)
+          // Messages about a payload value already start with its path (payload.a.b is ...).
+          const reason = valid.left.issues
+            .map((i) => (i.path && !i.message.startsWith(i.path) ? `${i.path}: ${i.message}` : i.message))
+            .join("; ")
+          reject(record.where, reason, record.text)
           continue
         }
         if (batch.length >= f.batchSize) {
@@ -135,7 +145,7 @@ export const ingest = Command.make("ingest", options, (f) =>
       return yield* Effect.fail(new Rejected({ message: `${counts.rejected} record${counts.rejected === 1 ? "" : "s"} rejected` }))
     }
   }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("Ingest events from files, directories or stdin, streaming (files of any size). Locally through the same Aggregator and store as the server (the SQLite file --db by default; --store postgres --database-url ... for PostgreSQL), or into a running server with --url (batches over HTTP, retried with backoff on network errors and 503, honouring Retry-After; safe because publishing is idempotent)."),
-    HelpDoc.p("Each invalid record is reported as file:line: reason and skipped; the exit code is 1 when any record was rejected. Re-running the same ingest accepts nothing new."),
+    HelpDoc.p("Ingest events from files, directories or stdin, streaming (files of any size). Locally through the same Aggregator and store as the server (the SQLite file --db by default; --store postgres --database-url ... for PostgreSQL), or into a running server with --url (batches over HTTP, retried with backoff on network errors and 503, each wait at least the server's Retry-After; safe because publishing is idempotent; any other refusal stops the ingest at once with the server's message)."),
+    HelpDoc.p("Payloads are kept exactly as written in the files (every digit of int64 ids, 1.50, escapes); a value that cannot be kept (1e999) or a payload nested deeper than MAX_PAYLOAD_DEPTH rejects its record. Each invalid record is reported as file:line, file[index] or file:events[index]: reason, and skipped; the others are still ingested. The exit code is 1 when any record was rejected. Re-running the same ingest accepts nothing new."),
     HelpDoc.p("Examples: event-aggregator ingest events.ndjson data/ --db data/dedup.sqlite --rejects rejects.ndjson\n          event-aggregator ingest events.ndjson --store postgres --database-url postgres://user@db:5432/events\n          cat events.ndjson | event-aggregator ingest --url http://localhost:8080 -   (options before -)")
   ])))

@@ -1,4 +1,5 @@
 /** `publish`: test traffic with a known share of re-sent events, then a check of the server's counters. */
+import { Event } from "@event-aggregator/core"
 import * as Command from "@effect/cli/Command"
 import { ServerConfig } from "@event-aggregator/server"
 import * as HelpDoc from "@effect/cli/HelpDoc"
@@ -8,6 +9,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Shared from "../internal/options.js"
 import * as Remote from "../internal/remote.js"
 
@@ -55,13 +57,18 @@ export const publish = Command.make("publish", options, (f) =>
       const resent = Math.round(count * f.duplicatesRatio)
       const unique = count - resent
       if (unique < 1) return yield* new CheckFailed({ message: `--counts ${count} is too small for that duplicates ratio` })
-      const events = Array.from({ length: unique }, (_, i) => ({
-        topic: `publish-${run}-${i % f.topics}`,
-        event_id: `${r}-${i}`,
-        timestamp: new Date().toISOString(),
-        source: "event-aggregator publish",
-        payload: { run, i }
-      }))
+      const generated = Event.validate(
+        Array.from({ length: unique }, (_, i) => ({
+          topic: `publish-${run}-${i % f.topics}`,
+          event_id: `${r}-${i}`,
+          timestamp: new Date().toISOString(),
+          source: "event-aggregator publish",
+          payload: { run, i }
+        })),
+        Event.defaultLimits
+      )
+      if (Either.isLeft(generated)) return yield* new CheckFailed({ message: generated.left.message })
+      const events = [...generated.right]
       for (let k = 0; k < resent; k++) events.push(events[(k * 7919) % unique]!)
       const batches = Array.from({ length: Math.ceil(count / f.batchSize) }, (_, b) =>
         events.slice(b * f.batchSize, (b + 1) * f.batchSize))
@@ -86,7 +93,11 @@ export const publish = Command.make("publish", options, (f) =>
       yield* Console.log(
         `sent ${count} events (${unique} unique, ${resent} re-sent) in ${batches.length} requests, ${seconds.toFixed(2)}s, ` +
           `${Math.round(count / Math.max(seconds, 0.001))} events/s; server counted +${delta.received} received, ` +
-          `+${delta.unique_processed} unique, +${delta.duplicate_dropped} duplicates: ${ok ? "OK" : "MISMATCH"}`
+          `+${delta.unique_processed} unique, +${delta.duplicate_dropped} duplicates: ` +
+          (ok
+            ? "OK"
+            : `MISMATCH (expected +${expected.received} received, +${expected.unique_processed} unique, ` +
+              `+${expected.duplicate_dropped} duplicates)`)
       )
     }
     if (failed > 0) {
@@ -95,6 +106,6 @@ export const publish = Command.make("publish", options, (f) =>
       })
     }
   }).pipe(Effect.provide(NodeHttpClient.layerUndici))).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("Send test traffic to a server: for each count, that many events in batches, of which --duplicates-ratio re-send earlier ones, then check that the server's /stats moved by exactly what was sent (exit 1 if not). Fresh topics each run, so it can be re-run against the same server; other traffic during a run makes the check fail."),
+    HelpDoc.p("Send test traffic to a server: for each count, that many events in batches, of which --duplicates-ratio re-send earlier ones, then check that the server's /stats moved by exactly what was sent (exit 1 if not). Fresh topics each run, so it can be re-run against the same server; other traffic during a run makes the check fail. Each request is retried on its own after a 503 (waiting at least that response's Retry-After) or a network error; any other refusal stops the run at once."),
     HelpDoc.p("Example: event-aggregator publish --counts 5 5000 --duplicates-ratio 0.2 --topics 3 --url http://localhost:8080")
   ])))

@@ -1,5 +1,5 @@
 /** `stats` and `events`: read a running server (--url) or a local store (SQLite --db by default, or --store). */
-import { type Aggregator, Page } from "@event-aggregator/core"
+import { type Aggregator, EventJson, Page } from "@event-aggregator/core"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
@@ -51,6 +51,16 @@ export const stats = Command.make("stats", source, (f) =>
     HelpDoc.p("Examples: event-aggregator stats --url http://localhost:8080\n          event-aggregator stats --db data/dedup.sqlite --json")
   ])))
 
+/**
+ * A payload's text for one table cell, shortened. Line breaks and tabs in a JSON text can only be
+ * whitespace between tokens (inside strings they are escaped), so folding each run of whitespace
+ * holding one into a space changes no value and keeps the row on one line.
+ */
+const shortPayload = (text: string): string => {
+  const line = text.replace(/[ \t]*[\t\n\r][ \t\n\r]*/g, " ")
+  return line.length > 60 ? `${line.slice(0, 57)}...` : line
+}
+
 export const events = Command.make("events", {
   ...source,
   topic: Options.text("topic").pipe(Options.withDescription("only this topic"), Options.optional),
@@ -66,14 +76,14 @@ export const events = Command.make("events", {
         Effect.provide(NodeHttpClient.layerUndici)
       )
       : yield* Effect.flatMap(Local.open(f), (a) => a.events(params))
-    if (f.json) return yield* Console.log(JSON.stringify(page, null, 2))
-    const short = (text: string) => (text.length > 60 ? `${text.slice(0, 57)}...` : text)
+    // Payloads are printed as stored: spliced in as JSON text, never re-serialized.
+    if (f.json) return yield* Console.log(EventJson.stringifyPage(page))
     yield* Console.log(table(
       ["seq", "topic", "event_id", "timestamp", "source", "payload"],
-      page.events.map((e) => [String(e.seq), e.topic, e.event_id, e.timestamp, e.source, short(JSON.stringify(e.payload))])
+      page.events.map((e) => [String(e.seq), e.topic, e.event_id, e.timestamp, e.source, shortPayload(e.payload)])
     ))
     yield* Console.log(page.next_after === null ? "(end of log)" : `(more: --after ${page.next_after})`)
   }).pipe(Effect.scoped)).pipe(Command.withDescription(HelpDoc.blocks([
-    HelpDoc.p("List stored events in commit order (ascending seq), from a server or a local store (the SQLite file --db, or --store postgres --database-url ...)."),
+    HelpDoc.p("List stored events in commit order (ascending seq), from a server or a local store (the SQLite file --db, or --store postgres --database-url ...). Payloads are shown exactly as stored (every digit, every escape): shortened in the table, whole with --json (one line: {\"events\": [...], \"next_after\": n | null})."),
     HelpDoc.p("Examples: event-aggregator events --url http://localhost:8080 --topic orders --limit 20\n          event-aggregator events --db data/dedup.sqlite --after 1000 --json")
   ])))

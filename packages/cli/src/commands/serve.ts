@@ -33,7 +33,8 @@ const flags = {
   synchronous: flag(Options.choice("synchronous", ["FULL", "NORMAL"]), "SQLite synchronous (default: $SQLITE_SYNCHRONOUS or FULL)"),
   maxBatch: flag(Options.integer("max-batch"), "most events per request (default: $MAX_BATCH or 10000)"),
   maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
-  maxEventBytes: flag(size("max-event-bytes"), "largest serialized payload, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
+  maxEventBytes: flag(size("max-event-bytes"), "largest payload as sent, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
+  maxPayloadDepth: flag(Options.integer("max-payload-depth"), "deepest nesting in a payload, 1-1000 (default: $MAX_PAYLOAD_DEPTH or 64)"),
   store: Shared.store,
   databaseUrl: Shared.databaseUrl,
   apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
@@ -49,7 +50,8 @@ export const serve = Command.make("serve", flags, (f) =>
       ...some("workerCount", f.workers),
       ...some("queueMaxSize", f.queueMaxSize),
       ...some("synchronous", f.synchronous),
-      ...some("maxEventBytes", f.maxEventBytes)
+      ...some("maxEventBytes", f.maxEventBytes),
+      ...some("maxPayloadDepth", f.maxPayloadDepth)
     },
     server: {
       ...some("port", f.port),

@@ -1,19 +1,23 @@
 /**
  * Reads events from files, directories and stdin without loading them whole: NDJSON line by line,
- * JSON arrays and `{"events": [...]}` element by element (stream-json).
+ * JSON arrays and `{"events": [...]}` element by element (`Split`). Each record is parsed with
+ * `EventJson.parse`, so payloads keep their exact text (int64s, `1.50`, escapes).
  */
+import { EventJson } from "@event-aggregator/core"
+import * as Either from "effect/Either"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
 import type { Readable } from "node:stream"
-import chain from "stream-chain"
-import { parser } from "stream-json"
-import { pick } from "stream-json/filters/pick.js"
-import { streamArray } from "stream-json/streamers/stream-array.js"
+import { StringDecoder } from "node:string_decoder"
+import * as Split from "./split.js"
 
-/** One input record: a parsed value, or why it could not be parsed; `where` is `file:line`. */
+/**
+ * One input record: a parsed value with its exact source text, or why it could not be parsed.
+ * `where` is `file:line`, `file[index]`, `file:events[index]` or `file`.
+ */
 export type Record =
-  | { readonly where: string; readonly value: unknown }
+  | { readonly where: string; readonly value: unknown; readonly text: string }
   | { readonly where: string; readonly error: string; readonly raw?: string }
 
 const EXTENSIONS = new Set([".ndjson", ".jsonl", ".json"])
@@ -42,17 +46,28 @@ export const expand = (inputs: ReadonlyArray<string>): Array<string> => {
 export const totalBytes = (files: ReadonlyArray<string>): number =>
   files.reduce((sum, f) => sum + (f === "-" ? 0 : Fs.statSync(f).size), 0)
 
+/** `EventJson`'s syntax error as "reason at line L, column C" counted in the file, not in the record. */
+const positioned = (error: EventJson.JsonSyntaxError, line: number, column: number): string => {
+  const reason = error.message.replace(/ at line \d+, column \d+$/, "")
+  return error.line === 1
+    ? `${reason} at line ${line}, column ${column + error.column - 1}`
+    : `${reason} at line ${line + error.line - 1}, column ${error.column}`
+}
+
 async function* ndjson(name: string, stream: Readable): AsyncGenerator<Record> {
   const lines = Readline.createInterface({ input: stream, crlfDelay: Infinity })
   let n = 0
   for await (const line of lines) {
     n++
     if (line.trim().length === 0) continue
-    try {
-      yield { where: `${name}:${n}`, value: JSON.parse(line) }
-    } catch (error) {
-      yield { where: `${name}:${n}`, error: `malformed JSON: ${(error as Error).message}`, raw: line }
-    }
+    const parsed = EventJson.parse(line)
+    yield Either.isRight(parsed)
+      ? { where: `${name}:${n}`, value: parsed.right, text: line }
+      : {
+        where: `${name}:${n}`,
+        error: `malformed JSON: ${parsed.left.message.replace(/ at line 1, column (\d+)$/, " at column $1")}`,
+        raw: line
+      }
   }
 }
 
@@ -67,48 +82,68 @@ const firstChar = async (file: string): Promise<string | undefined> => {
   }
 }
 
-/** Files up to this size holding one object are parsed whole (one event, or `{"events": [...]}`). */
+/**
+ * Files up to this size holding one object without an `"events"` array are parsed whole (one
+ * event); no record longer than this is held either (a longer one is reported and skipped).
+ */
 const WHOLE_OBJECT_LIMIT = 64 * 1024 * 1024
+
+const parseWhole = async (file: string): Promise<Record> => {
+  const text = (await Fs.promises.readFile(file, "utf8")).replace(/^\uFEFF/, "")
+  const parsed = EventJson.parse(text)
+  return Either.isRight(parsed)
+    ? { where: file, value: parsed.right, text }
+    : { where: file, error: `malformed JSON: ${parsed.left.message}` }
+}
 
 async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator<Record> {
   const first = await firstChar(file)
-  if (first === "{" && Fs.statSync(file).size <= WHOLE_OBJECT_LIMIT) {
-    const text = await Fs.promises.readFile(file, "utf8")
-    onBytes(Buffer.byteLength(text))
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch (error) {
-      yield { where: file, error: `malformed JSON: ${(error as Error).message}` }
-      return
-    }
-    const events = (body as { readonly events?: unknown }).events
-    if (Array.isArray(events)) {
-      for (let i = 0; i < events.length; i++) yield { where: `${file}:events[${i}]`, value: events[i] }
-    } else {
-      yield { where: file, value: body }
-    }
-    return
-  }
   if (first !== "[" && first !== "{") {
     yield { where: file, error: "expected a JSON array, an event object or {\"events\": [...]}" }
     return
   }
-  const source = Fs.createReadStream(file)
-  source.on("data", (chunk) => onBytes(chunk.length))
-  const pipeline = chain([
-    source,
-    parser(),
-    ...(first === "{" ? [pick({ filter: "events" })] : []),
-    streamArray()
-  ])
-  const prefix = first === "{" ? `${file}:events` : file
+  const splitter = Split.make({ maxElement: WHOLE_OBJECT_LIMIT })
+  const decoder = new StringDecoder("utf8")
+  const stream = Fs.createReadStream(file, { highWaterMark: 256 * 1024 })
+  const at = (index: number) => `${splitter.container() === "events" ? `${file}:events` : file}[${index}]`
+  const records = (pieces: ReadonlyArray<Split.Piece>): Array<Record> =>
+    pieces.flatMap((piece): Array<Record> => {
+      switch (piece._tag) {
+        case "Element": {
+          const where = at(piece.index)
+          const parsed = EventJson.parse(piece.text)
+          return [
+            Either.isRight(parsed)
+              ? { where, value: parsed.right, text: piece.text }
+              : { where, error: `malformed JSON: ${positioned(parsed.left, piece.line, piece.column)}`, raw: piece.text }
+          ]
+        }
+        case "TooLarge":
+          return [{ where: at(piece.index), error: `record is ${piece.length} characters long, over the ${WHOLE_OBJECT_LIMIT} this reader holds; not read` }]
+        case "Malformed":
+          return [{
+            where: file,
+            error: `malformed JSON: ${piece.reason} at line ${piece.line}, column ${piece.column}; the rest of the file was not read`
+          }]
+        case "NoEvents":
+          return []
+      }
+    })
   try {
-    for await (const item of pipeline as AsyncIterable<{ readonly key: number; readonly value: unknown }>) {
-      yield { where: `${prefix}[${item.key}]`, value: item.value }
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      onBytes(chunk.length)
+      yield* records(splitter.push(decoder.write(chunk)))
+      if (splitter.done()) return
     }
-  } catch (error) {
-    yield { where: file, error: `malformed JSON: ${(error as Error).message}; the rest of the file was not read` }
+  } finally {
+    stream.destroy()
+  }
+  const last = [...splitter.push(decoder.end()), ...splitter.end()]
+  yield* records(last)
+  if (last.some((piece) => piece._tag === "NoEvents")) {
+    yield Fs.statSync(file).size <= WHOLE_OBJECT_LIMIT
+      ? await parseWhole(file)
+      : { where: file, error: `one object of over ${WHOLE_OBJECT_LIMIT} bytes without an "events" array; not read` }
   }
 }
 
