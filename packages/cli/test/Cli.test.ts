@@ -1,5 +1,6 @@
 // The built `event-aggregator` bin, end to end: ingest, publish, stats, events, serve.
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -179,6 +180,50 @@ describe("event-aggregator", () => {
     assert.match(table.stdout, /^3\s+exact\s+j1\s+2025-01-31T12:00:00Z\s+cli-test\s+\{ "id": 9223372036854775807, "x": 1\.50 \}$/m)
     assert.match(table.stdout, /^1\s+exact\s+n1\s.*\s\{"id": 9223372036854775807, "price": 1\.50, "s": "caf\\u00e\.\.\.$/m)
   })
+
+  it("fuzz: 600 generated records, half bad in every way; each bad one is reported, every good one stored exactly", async () => {
+    const good = FastCheck.tuple(FastCheck.jsonValue({ maxDepth: 3 }), FastCheck.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }))
+      .map(([v, big]) => ({ ok: true as const, payload: `{"v": ${JSON.stringify(v)}, "big": ${big}, "x": 1.50}` }))
+    const field = (name: string, value: string) => ({ ok: false as const, name, value })
+    const bad = FastCheck.oneof(
+      FastCheck.string({ maxLength: 30 }).filter((t) => { try { JSON.parse(t); return false } catch { return true } }).map((t) => ({ ok: false as const, raw: t })),
+      FastCheck.constantFrom("1e999", "[1e999]", `{"a":-1E400}`, `${"[".repeat(80)}${"]".repeat(80)}`, "[]", "\"text\"", "null")
+        .map((p) => field("payload", p)),
+      FastCheck.tuple(FastCheck.constantFrom("topic", "event_id", "timestamp", "source"), FastCheck.constantFrom("5", "null", "\"\"", "[]", "{}", `"${"x".repeat(300)}"`, "\"a\\u0000b\"", "\"\\ud800\""))
+        .map(([name, value]) => field(name, value)),
+      FastCheck.constant({ ok: false as const, name: "extra", value: "1" })
+    )
+    const records = FastCheck.sample(FastCheck.oneof(good, bad), { numRuns: 600, seed: 20261201 })
+    const render = (r: (typeof records)[number], i: number): string => {
+      if ("raw" in r) return r.raw
+      const fields: Record<string, string> = {
+        topic: "\"fuzz\"",
+        event_id: `"r${i}"`,
+        timestamp: "\"2025-01-31T12:00:00Z\"",
+        source: "\"cli\"",
+        payload: r.ok ? r.payload : "{}"
+      }
+      if (!r.ok) fields[r.name] = r.value
+      return `{${Object.entries(fields).map(([k, v]) => `"${k}": ${v}`).join(", ")}}`
+    }
+    const lines = records.map(render)
+    const goodIds = records.flatMap((r, i) => (r.ok ? [`r${i}`] : []))
+    const nd = Path.join(dir, "fuzz.ndjson")
+    Fs.writeFileSync(nd, lines.map((l) => l.replace(/\n/g, " ")).join("\n") + "\n")
+    const db = Path.join(dir, "fuzz.sqlite")
+    const r = await cli(["ingest", "--db", db, "--quiet", nd])
+    assert.strictEqual(r.code, 1)
+    const reported = new Set([...r.stderr.matchAll(new RegExp(`^${nd.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:(\\d+): `, "gm"))].map((m) => Number(m[1]) - 1))
+    const badLines = records.flatMap((rec, i) => (rec.ok || lines[i]!.trim() === "" ? [] : [i]))
+    assert.deepStrictEqual([...reported].sort((a, b) => a - b), badLines, "exactly the bad records are reported")
+    assert.include(r.stdout, `accepted ${goodIds.length}, duplicates 0, conflicts 0, rejected ${badLines.length}`)
+    const out = JSON.parse((await cli(["events", "--db", db, "--topic", "fuzz", "--limit", "10000", "--json"])).stdout)
+    assert.deepStrictEqual(out.events.map((e: { event_id: string }) => e.event_id), goodIds, "every good record, in file order")
+    const text = (await cli(["events", "--db", db, "--topic", "fuzz", "--limit", "10000", "--json"])).stdout
+    for (const [i, rec] of records.entries()) {
+      if (rec.ok) assert.include(text, `"event_id":"r${i}","timestamp":"2025-01-31T12:00:00Z","source":"cli","payload":${rec.payload},`)
+    }
+  }, 120_000)
 
   it("remote ingest, publish's self-check, stats and events against a running server", async () => {
     const server = await serve(Path.join(dir, "served.sqlite"))
