@@ -22,9 +22,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
-import type * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -351,15 +349,3 @@ export const make = (options: Options): Effect.Effect<EventStore.EventStore["Typ
 /** @since 0.1.0 */
 export const layerWith = (options: Options): Layer.Layer<EventStore.EventStore, EventStore.StoreError> =>
   Layer.scoped(EventStore.EventStore, make(options))
-
-/** `DATABASE_URL`, required when `EVENT_STORE=postgres`. */
-export const databaseUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("DATABASE_URL")
-
-/**
- * The store at `DATABASE_URL`.
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<EventStore.EventStore, EventStore.StoreError | ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(databaseUrl, (url) => layerWith({ url }))
-)
