@@ -19,7 +19,7 @@ import { CommitPlan as Plan, Event, EventStore, SqlEventStore } from "@event-agg
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as SqlError from "@effect/sql/SqlError"
+import * as SqlError from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -122,7 +122,12 @@ const fromClient = (sql: SqlClient.SqlClient): Effect.Effect<EventStore.EventSto
       yield* sql.unsafe(LOCK)
       const [row] = yield* sql.unsafe<{ readonly first_seq: string | number }>(COMMITTED, [group])
       return row === undefined ? undefined : Number(row.first_seq) - 1
-    })).pipe(Effect.retry(resolveSchedule))
+    })).pipe(
+      // The pool may hand out the connection that just died (it learns only when it is released):
+      // BEGIN fails, and withTransaction's ROLLBACK on it dies. The next try gets a live one.
+      Effect.catchSomeDefect((defect) => defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none()),
+      Effect.retry(resolveSchedule)
+    )
 
   /**
    * A commit that failed without a verdict (the connection dropped, the reply was lost) may still
