@@ -131,6 +131,8 @@ describe.skipIf(!reachable)("several aggregator processes on one PostgreSQL data
       for (const i of instances) {
         const metrics = await fetch(`${i.url}/metrics`).then((r) => r.text())
         assert.match(metrics, /^event_aggregator_pg_commit_replanned_total\{[^}]*\} \d+$/m)
+        // Every group has committed: none is left planned.
+        assert.match(metrics, /^event_aggregator_pg_commit_pipeline_groups\{[^}]*\} 0$/m)
       }
     } finally {
       await Promise.all(instances.map(stop))
