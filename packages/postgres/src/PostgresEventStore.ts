@@ -9,9 +9,9 @@
  * commit), and then one statement, `event_aggregator_commit`, takes the lock, numbers the new
  * rows, inserts them with `ON CONFLICT DO NOTHING`, adds the counters and commits. Within a
  * process, a group is planned against the process's earlier groups that are not committed yet,
- * and groups commit in plan order. If another process stored one of a group's "new" keys in
- * between, that statement stores nothing and the group is decided again inside one locked
- * transaction (lock, look up, plan, the same statement).
+ * and groups commit in plan order (`internal/pipeline.ts`). If another process stored one of a
+ * group's "new" keys in between, that statement stores nothing and the group is decided again
+ * inside one locked transaction (lock, look up, plan, the same statement).
  *
  * @since 0.1.0
  */
@@ -19,16 +19,11 @@ import { CommitPlan as Plan, Event, EventStore, SqlEventStore } from "@event-agg
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type * as SqlError from "@effect/sql/SqlError"
+import * as SqlError from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Clock from "effect/Clock"
-import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
-import type * as ConfigError from "effect/ConfigError"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -36,6 +31,8 @@ import * as Schedule from "effect/Schedule"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
+import { COLUMNS, migrations, STALE_PLAN } from "./internal/migrations.js"
+import * as Pipeline from "./internal/pipeline.js"
 
 /** @since 0.1.0 */
 export interface Options {
@@ -43,88 +40,6 @@ export interface Options {
   readonly url: Redacted.Redacted<string>
   /** Pool size (default 4). */
   readonly maxConnections?: number | undefined
-}
-
-// High half of the commit lock's key ("EAgg"); the low half is the events table's OID, so stores
-// in different schemas of one database do not wait on each other.
-const LOCK_CLASS = 0x45_41_67_67
-
-const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
-
-/** SQLSTATE of `event_aggregator_commit` when a key it was told is new is already stored. */
-const STALE_PLAN = "EA409"
-
-const migrations = {
-  "0001_create_events": Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    yield* sql`CREATE TABLE events (
-      seq BIGINT PRIMARY KEY,
-      topic TEXT NOT NULL,
-      event_id TEXT NOT NULL,
-      timestamp TEXT NOT NULL,
-      source TEXT NOT NULL,
-      payload TEXT NOT NULL,
-      received_at TEXT NOT NULL,
-      CONSTRAINT events_key UNIQUE (topic, event_id)
-    )`
-    yield* sql`CREATE INDEX events_topic_seq ON events (topic, seq)`
-    yield* sql`CREATE TABLE topic_counters (
-      topic TEXT PRIMARY KEY,
-      unique_processed BIGINT NOT NULL,
-      duplicate_dropped BIGINT NOT NULL,
-      conflicts BIGINT NOT NULL
-    )`
-  }),
-  // The whole locked step in one round trip. A VOLATILE function gives each statement a fresh
-  // snapshot, so max(seq) is read after the lock is held and sees every earlier commit.
-  "0002_commit_function": Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const [row] = yield* sql.unsafe<{ readonly key: string }>(
-      `SELECT ((${LOCK_CLASS}::bigint << 32) | 'events'::regclass::oid::bigint)::text AS key`
-    )
-    const key = BigInt(row!.key).toString() // a number, checked, before it goes into SQL text
-    // The advisory lock key of this schema's commit step: `SELECT pg_advisory_lock(event_aggregator_commit_lock())`
-    // in psql pauses every instance's commits until that session unlocks or ends.
-    yield* sql.unsafe(`CREATE FUNCTION event_aggregator_commit_lock() RETURNS bigint LANGUAGE sql IMMUTABLE AS $fn$ SELECT ${key}::bigint $fn$`)
-    // Each commit records its group's id: when the reply to a commit is lost, the client asks
-    // whether that group committed instead of guessing (kept an hour, pruned now and then).
-    yield* sql`CREATE TABLE commit_groups (
-      id UUID PRIMARY KEY,
-      first_seq BIGINT NOT NULL,
-      committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
-    )`
-    yield* sql.unsafe(`CREATE FUNCTION event_aggregator_commit(
-      p_group uuid, p_topics text[], p_event_ids text[], p_timestamps text[], p_sources text[], p_payloads text[], p_received_at text,
-      p_counter_topics text[], p_unique bigint[], p_duplicate bigint[], p_conflict bigint[]
-    ) RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
-    DECLARE
-      first_seq bigint;
-      stored bigint;
-    BEGIN
-      PERFORM pg_advisory_xact_lock(${key});
-      SELECT coalesce(max(seq), 0) + 1 INTO first_seq FROM events;
-      INSERT INTO events (${COLUMNS})
-        SELECT first_seq + r.n - 1, r.t, r.i, r.ts, r.src, r.p, p_received_at
-        FROM unnest(p_topics, p_event_ids, p_timestamps, p_sources, p_payloads) WITH ORDINALITY AS r(t, i, ts, src, p, n)
-        ON CONFLICT DO NOTHING;
-      GET DIAGNOSTICS stored = ROW_COUNT;
-      IF stored <> coalesce(cardinality(p_topics), 0) THEN
-        RAISE EXCEPTION 'a key planned as new is already stored' USING ERRCODE = '${STALE_PLAN}';
-      END IF;
-      INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
-        SELECT * FROM unnest(p_counter_topics, p_unique, p_duplicate, p_conflict)
-        ON CONFLICT (topic) DO UPDATE SET
-          unique_processed = topic_counters.unique_processed + excluded.unique_processed,
-          duplicate_dropped = topic_counters.duplicate_dropped + excluded.duplicate_dropped,
-          conflicts = topic_counters.conflicts + excluded.conflicts;
-      INSERT INTO commit_groups (id, first_seq) VALUES (p_group, first_seq);
-      IF random() < 0.001 THEN
-        DELETE FROM commit_groups WHERE committed_at < now() - interval '1 hour';
-      END IF;
-      RETURN first_seq;
-    END
-    $fn$`)
-  })
 }
 
 // The stored copies of a group's keys (before the lock; no transaction).
@@ -143,33 +58,11 @@ const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND event_id = $2`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
-
 /** The stored copies among `found`, by key. */
 const existingOf = (found: ReadonlyArray<Plan.StoredRow>): Map<string, Plan.Existing> => {
   const existing = new Map<string, Plan.Existing>()
   for (const row of found) existing.set(Event.keyString(row), { ...row, seq: Number(row.seq) })
   return existing
-}
-
-/**
- * Outcomes with real `seq` values: the plan counted new rows from 1, the commit put them at
- * `base + 1`; a key stored by an earlier group of ours (`origin`) is at that group's base + its seq.
- */
-const rebase = (
-  events: ReadonlyArray<Event.Event>,
-  plan: Plan.Plan,
-  existing: ReadonlyMap<string, Plan.Existing>,
-  origin: ReadonlyMap<string, Pending>,
-  base: number
-): EventStore.Appended => {
-  if (base === 0 && origin.size === 0) return { outcomes: plan.outcomes, deltas: plan.deltas }
-  const outcomes = plan.outcomes.map((o, i): EventStore.Outcome => {
-    const key = Event.keyString(events[i]!)
-    const earlier = origin.get(key)
-    if (earlier !== undefined) return { status: o.status, seq: o.seq + earlier.base }
-    return existing.has(key) ? o : { status: o.status, seq: o.seq + base }
-  })
-  return { outcomes, deltas: plan.deltas }
 }
 
 /** Asking whether a group committed: a few tries over about 1.5 s (the database may be restarting). */
@@ -185,26 +78,18 @@ const isStalePlan = (error: SqlError.SqlError): boolean =>
  *
  * @since 0.1.0
  */
-export const replanned = Metric.counter("event_aggregator_pg_commit_replanned_total", {
-  description: "PostgreSQL commit groups planned again under the lock (another instance stored one of their keys first)",
-  incremental: true
-})
+export const replanned: Metric.Metric.Counter<number> = Pipeline.replanned
 
-/** A group of this process between planning and commit (kept a while after, for later lookups). */
-interface Pending {
-  /** Its new rows by key, `seq` counted from 1. */
-  readonly rows: ReadonlyMap<string, Plan.Existing>
-  /** Our commit count once committed; PENDING before, FAILED if its rows were not stored as planned. */
-  commit: number
-  /** Its first seq - 1, once committed. */
-  base: number
-  /** Completes when it has committed or failed: the next group commits after it. */
-  readonly done: Deferred.Deferred<void>
-}
-const PENDING = Number.POSITIVE_INFINITY
-const FAILED = -1
+/**
+ * Commit groups of this process planned and waiting to commit, behind its earlier groups or the
+ * commit lock (on /metrics; one that stays high means commits cannot keep up, or an operator
+ * holds the commit lock).
+ *
+ * @since 0.1.0
+ */
+export const pipelineGroups: Metric.Metric.Gauge<number> = Pipeline.planned
 
-const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => {
+const fromClient = (sql: SqlClient.SqlClient): Effect.Effect<EventStore.EventStore["Type"]> => {
   /** The stored copies of `keys`, by key. */
   const find = (keys: ReadonlyArray<Event.Key>) =>
     Effect.map(sql.unsafe<Plan.StoredRow>(FIND, [keys.map((k) => k.topic), keys.map((k) => k.event_id)]), existingOf)
@@ -227,7 +112,8 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
         deltas.map(([, d]) => d.duplicate_dropped),
         deltas.map(([, d]) => d.conflicts)
       ])
-      return Number(row!.first_seq) - 1
+      if (row === undefined) return yield* Effect.dieMessage("event_aggregator_commit returned no row")
+      return Number(row.first_seq) - 1
     })
 
   /** The base `group` committed with, or undefined if it did not commit (asked under the lock). */
@@ -236,7 +122,12 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       yield* sql.unsafe(LOCK)
       const [row] = yield* sql.unsafe<{ readonly first_seq: string | number }>(COMMITTED, [group])
       return row === undefined ? undefined : Number(row.first_seq) - 1
-    })).pipe(Effect.retry(resolveSchedule))
+    })).pipe(
+      // The pool may hand out the connection that just died (it learns only when it is released):
+      // BEGIN fails, and withTransaction's ROLLBACK on it dies. The next try gets a live one.
+      Effect.catchSomeDefect((defect) => defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none()),
+      Effect.retry(resolveSchedule)
+    )
 
   /**
    * A commit that failed without a verdict (the connection dropped, the reply was lost) may still
@@ -244,10 +135,17 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
    * database cannot say: the original error (nothing of the group is stored; a retry is safe).
    * A stale plan (EA409) is a verdict and passes through.
    */
-  const settled = (group: string) => <A>(commit: Effect.Effect<A, SqlError.SqlError>, committed: (base: number) => A) =>
+  const settled = (group: string, commit: Effect.Effect<number, SqlError.SqlError>) =>
     Effect.catchIf(commit, (error) => !isStalePlan(error), (error) =>
       Effect.flatMap(Effect.option(committedBase(group)), (base) =>
-        Option.isSome(base) && base.value !== undefined ? Effect.succeed(committed(base.value)) : Effect.fail(error)))
+        Option.isSome(base) && base.value !== undefined ? Effect.succeed(base.value) : Effect.fail(error)))
+
+  /** One commit attempt of a planned group, under a fresh group id. */
+  const commit = (plan: Plan.Plan) =>
+    Effect.suspend(() => {
+      const group = Crypto.randomUUID()
+      return Effect.catchIf(settled(group, commitPlan(plan, group)), isStalePlan, () => Effect.fail(new Pipeline.StalePlan()))
+    })
 
   /**
    * When a plan went stale: lock, look up, plan and commit in one transaction. Under the lock nothing
@@ -256,137 +154,45 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
   const appendLocked = (events: ReadonlyArray<Event.Event>) =>
     Effect.suspend(() => {
       const group = Crypto.randomUUID()
-      let decided: { readonly plan: Plan.Plan; readonly existing: ReadonlyMap<string, Plan.Existing> } | undefined
-      const rebased = (base: number) => rebase(events, decided!.plan, decided!.existing, new Map(), base)
-      return settled(group)(
-        sql.withTransaction(Effect.gen(function*() {
-          yield* sql.unsafe(LOCK)
-          const existing = yield* find(Plan.distinctKeys(events))
-          const plan = Plan.plan(events, (k) => existing.get(k), 1)
-          decided = { plan, existing }
-          return rebased(yield* commitPlan(plan, group))
-        })),
-        rebased
-      )
+      let decided: { readonly plan: Plan.Plan; readonly found: ReadonlyMap<string, Plan.Existing> } | undefined
+      const locked = sql.withTransaction(Effect.gen(function*() {
+        yield* sql.unsafe(LOCK)
+        const found = yield* find(Plan.distinctKeys(events))
+        const plan = Plan.plan(events, (k) => found.get(k), 1)
+        decided = { plan, found }
+        return yield* commitPlan(plan, group)
+      }))
+      // The plan is known once the commit ran, so also when only its reply was lost.
+      return Effect.flatMap(settled(group, locked), (base) =>
+        decided === undefined
+          ? Effect.dieMessage("a group committed before it was planned")
+          : Effect.succeed(Pipeline.rebase(events, decided.plan, decided.found, new Map(), base)))
     })
 
-  // This process's groups form a pipeline: each is looked up as soon as it arrives, then planned
-  // (synchronously, so plans are made one at a time) and committed in plan order. A group is planned
-  // against the rows of our groups that its lookup may have missed (planned but not yet committed,
-  // or committed after the lookup began): in real traffic a retry of one request often sits in the
-  // group behind the original's. So the next commit is ready the moment the previous one ends, and
-  // nothing but PostgreSQL's own work happens in the locked step.
-  let commits = 0 // our groups committed so far
-  let last: Pending | undefined // the group planned last: the next one commits after it
-  const recent: Array<Pending> = [] // groups a later lookup may have missed
-  const lookingUp = new Map<number, number>() // `commits` when a lookup began -> groups not yet planned
-
-  const prune = () => {
-    const oldest = lookingUp.size === 0 ? commits : Math.min(...lookingUp.keys())
-    for (let i = recent.length - 1; i >= 0; i--) {
-      const c = recent[i]!.commit
-      if (c === FAILED || (c !== PENDING && c <= oldest)) recent.splice(i, 1)
-    }
-  }
-
-  /**
-   * Look up without the lock, plan, then commit in one statement. Planned with `seq` from 1; the
-   * statement returns where the new rows really start, and outcomes move by that much (or by the
-   * start of the earlier group whose row they point at).
-   *
-   * Only the lookup can be interrupted: once a group is planned, later groups may count on it, so
-   * it runs to its commit (or failure) and completes `done` in order, whatever happens to the
-   * caller (the Aggregator commits uninterruptibly anyway). The bookkeeping is registered and its
-   * cleanup installed with no interruption point in between.
-   */
-  const append = (events: ReadonlyArray<Event.Event>) =>
-    Effect.uninterruptibleMask((restore) => {
-      const keys = Plan.distinctKeys(events)
-      const seen = commits
-      lookingUp.set(seen, (lookingUp.get(seen) ?? 0) + 1)
-      let looking = true
-      const doneLooking = () => {
-        if (looking) {
-          looking = false
-          const n = lookingUp.get(seen)! - 1
-          if (n === 0) lookingUp.delete(seen)
-          else lookingUp.set(seen, n)
-          prune()
-        }
-      }
-      let self: Pending | undefined
-      return Effect.gen(function*() {
-        const existing = yield* restore(find(keys))
-        // Planning: no yield from here to `last = self`, so groups are planned one at a time.
-        const origin = new Map<string, Pending>() // keys whose stored copy is an earlier group's row
-        const missed = recent.filter((e) => e.commit === PENDING || e.commit > seen)
-        if (missed.length > 0) {
-          const keyStrings = keys.map(Event.keyString)
-          for (const earlier of missed) {
-            for (const key of keyStrings) {
-              const row = earlier.rows.get(key)
-              if (row !== undefined) {
-                existing.set(key, row)
-                origin.set(key, earlier)
-              }
-            }
-          }
-        }
-        doneLooking()
-        const plan = Plan.plan(events, (k) => existing.get(k), 1)
-        const me: Pending = {
-          rows: new Map(plan.rows.map((r) => [Event.keyString(r), r])),
-          commit: PENDING,
-          base: 0,
-          done: Deferred.unsafeMake(FiberId.none)
-        }
-        self = me
-        const previous = last
-        last = me
-        if (plan.rows.length > 0) recent.push(me)
-        if (previous !== undefined) yield* Deferred.await(previous.done)
-        const dependsOnFailed = Array.from(new Set(origin.values())).some((e) => e.commit === FAILED)
-        const group = Crypto.randomUUID()
-        const base = dependsOnFailed
-          ? undefined
-          : yield* settled(group)(commitPlan(plan, group), (b): number | undefined => b).pipe(
-            Effect.catchIf(isStalePlan, () => Effect.succeed(undefined))
-          )
-        if (base === undefined) {
-          // Another process stored one of our "new" keys, or an earlier group we counted on did not
-          // commit: this group is decided again under the lock, and groups planned on our rows too
-          // (after this one: `done` completes on exit, so our groups still commit in order).
-          if (!dependsOnFailed) yield* Metric.increment(replanned)
-          me.commit = FAILED
-          return yield* appendLocked(events)
-        }
-        me.base = base
-        me.commit = plan.rows.length > 0 ? ++commits : commits
-        yield* Deferred.succeed(me.done, undefined)
-        prune()
-        return rebase(events, plan, existing, origin, base)
-      }).pipe(
-        Effect.onExit(() =>
-          Effect.sync(() => {
-            doneLooking()
-            if (self !== undefined) {
-              // Interrupted or failed before committing: later groups must not count on our rows.
-              if (self.commit === PENDING) self.commit = FAILED
-              Deferred.unsafeDone(self.done, Exit.void) // no-op when already done
-              prune()
-            }
-          })
-        ),
-        (effect) => EventStore.StoreError.refail("append", effect)
-      )
-    })
-
-  return EventStore.EventStore.of({
-    append,
-    ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
-    shared: true
-  })
+  return Effect.map(Pipeline.make({ lookup: find, commit, appendLocked }), (pipeline) =>
+    EventStore.EventStore.of({
+      append: (events) => EventStore.StoreError.refail("append", pipeline.append(events)),
+      ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
+      shared: true
+    }))
 }
+
+/**
+ * The commit statement reads max(seq) after taking the lock, which needs a fresh snapshot per
+ * statement: under REPEATABLE READ or SERIALIZABLE it would read before the lock.
+ */
+const requireReadCommitted = (sql: SqlClient.SqlClient) =>
+  Effect.flatMap(
+    sql.unsafe<{ readonly default_transaction_isolation: string }>("SHOW default_transaction_isolation"),
+    ([row]) =>
+      row?.default_transaction_isolation === "read committed" ? Effect.void : Effect.fail(
+        new Error(
+          `default_transaction_isolation is '${row?.default_transaction_isolation}' for this role/database; ` +
+            "the store needs 'read committed' (add ?options=-c%20default_transaction_isolation%3Dread%5C%20committed to the URL, " +
+            "or ALTER ROLE ... SET default_transaction_isolation = 'read committed')"
+        )
+      )
+  )
 
 /**
  * Connects, runs the migrations (under an advisory lock, so instances starting together do not
@@ -405,43 +211,20 @@ export const make = (options: Options): Effect.Effect<EventStore.EventStore["Typ
         applicationName: "event-aggregator"
       }).pipe(Effect.provide(Reactivity.layer))
       yield* sql.unsafe("SELECT 1") // an unreachable server or a wrong URL fails here, once
-      // The commit statement reads max(seq) after taking the lock, which needs a fresh snapshot per
-      // statement: under REPEATABLE READ or SERIALIZABLE it would read before the lock.
-      const [isolation] = yield* sql.unsafe<{ readonly default_transaction_isolation: string }>(
-        "SHOW default_transaction_isolation"
-      )
-      if (isolation?.default_transaction_isolation !== "read committed") {
-        return yield* Effect.fail(
-          new Error(
-            `default_transaction_isolation is '${isolation?.default_transaction_isolation}' for this role/database; ` +
-              "the store needs 'read committed' (add ?options=-c%20default_transaction_isolation%3Dread%5C%20committed to the URL, " +
-              "or ALTER ROLE ... SET default_transaction_isolation = 'read committed')"
-          )
-        )
-      }
+      yield* requireReadCommitted(sql)
       // The Migrator locks its table while it runs; instances starting together can still race to
       // create that table, so a failed attempt is retried (the winner's table is there by then).
       yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "event_aggregator_migrations" }).pipe(
         Effect.provideService(SqlClient.SqlClient, sql),
         Effect.retry(Schedule.spaced(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(5))))
       )
-      yield* Metric.incrementBy(replanned, 0) // on /metrics from the start
-      return fromClient(sql)
+      // on /metrics from the start
+      yield* Metric.incrementBy(replanned, 0)
+      yield* Metric.incrementBy(pipelineGroups, 0)
+      return yield* fromClient(sql)
     })
   )
 
 /** @since 0.1.0 */
 export const layerWith = (options: Options): Layer.Layer<EventStore.EventStore, EventStore.StoreError> =>
   Layer.scoped(EventStore.EventStore, make(options))
-
-/** `DATABASE_URL`, required when `EVENT_STORE=postgres`. */
-export const databaseUrl: Config.Config<Redacted.Redacted<string>> = Config.redacted("DATABASE_URL")
-
-/**
- * The store at `DATABASE_URL`.
- *
- * @since 0.1.0
- */
-export const layer: Layer.Layer<EventStore.EventStore, EventStore.StoreError | ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(databaseUrl, (url) => layerWith({ url }))
-)

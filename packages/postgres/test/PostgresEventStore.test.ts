@@ -3,14 +3,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Cause from "effect/Cause"
 import * as Metric from "effect/Metric"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
 import { Client } from "pg"
-import type * as Event from "../../core/src/Event.js"
-import type * as EventStore from "../../core/src/EventStore.js"
+import * as Event from "../../core/src/Event.js"
+import * as EventStore from "../../core/src/EventStore.js"
 import * as EventStoreSuite from "../../core/test/EventStoreSuite.js"
 import { event } from "../../core/test/utils.js"
 import { PostgresEventStore } from "../src/index.js"
@@ -42,6 +44,27 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
       return [a, b, name] as const
     })
 
+    /** Polls `probe` until `done` holds (bounded by the test's timeout). */
+    const until = <A>(probe: Effect.Effect<A>, done: (a: A) => boolean) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const a = yield* probe
+          if (done(a)) return a
+          yield* Effect.sleep("5 millis")
+        }
+      })
+
+    /** Groups of this process planned and waiting to commit (every store of the process). */
+    const pipelined = Effect.map(Metric.value(PostgresEventStore.pipelineGroups), (s) => s.value)
+
+    /** Until the fiber has received an interruption (it may still be running, uninterruptibly). */
+    const interruptionReceived = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+      until(Effect.sync(() => fiber.getFiberRef(FiberRef.interruptedCause)), (cause) => !Cause.isEmpty(cause))
+
+    /** The outcomes of an append. */
+    const outcomes = (store: EventStore.EventStore["Type"], events: ReadonlyArray<Event.Event>) =>
+      Effect.map(store.append(events), (appended) => appended.outcomes)
+
     const adminClient = Effect.acquireRelease(
       Effect.promise(async () => {
         const c = new Client({ connectionString: baseUrl })
@@ -71,14 +94,7 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
           release: Effect.promise(() => admin.query("SELECT pg_advisory_unlock($1::bigint)", [key])),
           waiting,
           /** Until `n` sessions wait for the lock; their pids. */
-          waiters: (n: number) =>
-            Effect.gen(function*() {
-              for (;;) {
-                const pids = yield* waiting
-                if (pids.length >= n) return pids
-                yield* Effect.sleep("5 millis")
-              }
-            })
+          waiters: (n: number) => until(waiting, (pids) => pids.length >= n)
         }
       })
 
@@ -88,7 +104,7 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
     /** Whatever the interleaving: every outcome agrees with what is stored, and seq is 1..n, gap-free. */
     const checkAgainstStore = (
       store: EventStore.EventStore["Type"],
-      appended: ReadonlyArray<readonly [ReadonlyArray<Event.Event>, ReadonlyArray<EventStore.Outcome>]>
+      appended: ReadonlyArray<readonly [ReadonlyArray<Event.Event>, EventStore.Appended]>
     ) =>
       Effect.gen(function*() {
         const log = yield* store.read({ after: 0, limit: 10_000 })
@@ -98,12 +114,14 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         let accepted = 0
         let duplicates = 0
         let conflicts = 0
-        for (const [events, outcomes] of appended) {
+        const deltas = new Map<string, EventStore.TopicCounters>()
+        for (const [events, result] of appended) {
+          for (const [topic, d] of result.deltas) deltas.set(topic, EventStore.addCounters(deltas.get(topic), d))
           events.forEach((e, i) => {
             const stored = byKey.get(`${e.topic}/${e.event_id}`)!
-            const o = outcomes[i]!
+            const o = result.outcomes[i]!
             assert.strictEqual(o.seq, stored.seq, `${e.topic}/${e.event_id}`)
-            const same = JSON.stringify(stored.payload) === JSON.stringify(e.payload)
+            const same = Event.samePayload(stored.payload, e.payload)
             if (o.status === "accepted") accepted++
             else duplicates++
             if (o.status === "conflict") conflicts++
@@ -117,6 +135,7 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
           [sum((c) => c.unique_processed), sum((c) => c.duplicate_dropped), sum((c) => c.conflicts)],
           [accepted, duplicates, conflicts]
         )
+        assert.deepStrictEqual(counters.per_topic, deltas, "the counters are the sum of the changes each append reported")
       })
 
     it.scopedLive("stores in different schemas of one database do not wait for each other's commit lock", () =>
@@ -127,10 +146,10 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         yield* lock.hold
         const fa = yield* Effect.fork(a.append([event("t", "waits")]))
         yield* lock.waiters(1)
-        const ob = yield* b.append([event("t", "goes")]).pipe(Effect.disconnect, Effect.timeout("10 seconds"))
+        const ob = yield* outcomes(b, [event("t", "goes")]).pipe(Effect.disconnect, Effect.timeout("10 seconds"))
         assert.deepStrictEqual(ob, [{ status: "accepted", seq: 1 }])
         yield* lock.release
-        assert.deepStrictEqual(yield* Fiber.join(fa), [{ status: "accepted", seq: 1 }])
+        assert.deepStrictEqual((yield* Fiber.join(fa)).outcomes, [{ status: "accepted", seq: 1 }])
       }), { timeout: 30_000 })
 
     it.scopedLive("a key another instance commits between lookup and commit: the group is planned again under the lock", () =>
@@ -146,17 +165,17 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const fb = yield* Effect.fork(b.append(groupB))
         yield* lock.waiters(2)
         yield* lock.release
-        const [oa, ob] = yield* Fiber.join(Fiber.zip(fa, fb))
+        const [ra, rb] = yield* Fiber.join(Fiber.zip(fa, fb))
         assert.strictEqual((yield* replanned()) - before, 1, "the second group found its plan stale once")
         // Whichever committed first owns keys 1 and 2; the other's copies are a duplicate and a conflict.
-        const aFirst = oa[0]!.status === "accepted"
+        const aFirst = ra.outcomes[0]!.status === "accepted"
         assert.deepStrictEqual(
-          [...oa, ...ob].map((o) => o.status),
+          [...ra.outcomes, ...rb.outcomes].map((o) => o.status),
           aFirst
             ? ["accepted", "accepted", "accepted", "conflict", "accepted", "duplicate", "duplicate"]
             : ["duplicate", "conflict", "accepted", "accepted", "accepted", "accepted", "duplicate"]
         )
-        yield* checkAgainstStore(a, [[groupA, oa], [groupB, ob]])
+        yield* checkAgainstStore(a, [[groupA, ra], [groupB, rb]])
       }), { timeout: 30_000 })
 
     it.scopedLive("a group planned on an earlier group's rows, when that group goes stale: both decided again under the lock", () =>
@@ -170,16 +189,18 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const groupB = [event("t", "x", { by: "b" })]
         const groupP = [event("t", "k1", { v: 1 }), event("t", "x", { by: "a" })]
         const groupG = [event("t", "k1", { v: 1 }), event("t", "k2")]
+        const planned = yield* pipelined
         const fb = yield* Effect.fork(b.append(groupB))
         yield* lock.waiters(1)
         const fp = yield* Effect.fork(a.append(groupP))
         yield* lock.waiters(2)
         const fg = yield* Effect.fork(a.append(groupG))
-        yield* Effect.sleep("1 second") // G is looked up and planned; it waits for P in this process
+        yield* until(pipelined, (n) => n === planned + 3) // G is looked up and planned; it waits for P in this process
         yield* lock.release
-        const ob = yield* Fiber.join(fb)
-        const op = yield* Fiber.join(fp)
-        const og = yield* Fiber.join(fg)
+        const rb = yield* Fiber.join(fb)
+        const rp = yield* Fiber.join(fp)
+        const rg = yield* Fiber.join(fg)
+        const [ob, op, og] = [rb.outcomes, rp.outcomes, rg.outcomes]
         assert.strictEqual((yield* replanned()) - before, 1, "P went stale; G followed it without a stale commit")
         assert.deepStrictEqual([ob, op, og].map((os) => os.map((o) => o.status)), [
           ["accepted"],
@@ -187,7 +208,7 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
           ["duplicate", "accepted"]
         ])
         assert.strictEqual(og[0]!.seq, op[0]!.seq)
-        yield* checkAgainstStore(a, [[groupB, ob], [groupP, op], [groupG, og]])
+        yield* checkAgainstStore(a, [[groupB, rb], [groupP, rp], [groupG, rg]])
       }), { timeout: 30_000 })
 
     it.scopedLive("a planned group runs to its commit even if its caller is interrupted: later groups that count on it stay right", () =>
@@ -196,14 +217,15 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const lock = yield* commitLockOf(schema)
         yield* lock.hold
         // G0 waits in PostgreSQL; G1 waits for G0; G2 planned k as a duplicate of G0's copy.
-        const f0 = yield* Effect.fork(a.append([event("t", "k", { v: 0 })]))
+        const planned = yield* pipelined
+        const f0 = yield* Effect.fork(outcomes(a, [event("t", "k", { v: 0 })]))
         yield* lock.waiters(1)
-        const f1 = yield* Effect.fork(a.append([event("t", "a")]))
-        yield* Effect.sleep("1 second")
-        const f2 = yield* Effect.fork(a.append([event("t", "k", { v: 2 }), event("t", "y")]))
-        yield* Effect.sleep("1 second")
+        const f1 = yield* Effect.fork(outcomes(a, [event("t", "a")]))
+        yield* until(pipelined, (n) => n === planned + 2)
+        const f2 = yield* Effect.fork(outcomes(a, [event("t", "k", { v: 2 }), event("t", "y")]))
+        yield* until(pipelined, (n) => n === planned + 3)
         const interrupting = yield* Effect.fork(Fiber.interrupt(f1)) // waits: G1 is past its lookup
-        yield* Effect.sleep("300 millis")
+        yield* interruptionReceived(f1)
         yield* lock.release
         yield* Fiber.join(interrupting)
         const o0 = yield* Fiber.join(f0)
@@ -214,20 +236,23 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         assert.deepStrictEqual(o2, [{ status: "conflict", seq: 1 }, { status: "accepted", seq: 3 }])
         const counters = (yield* a.counters).per_topic.get("t")
         assert.deepStrictEqual(counters, { unique_processed: 3, duplicate_dropped: 1, conflicts: 1 })
+        assert.strictEqual(yield* pipelined, planned, "no group left waiting")
       }), { timeout: 30_000 })
 
     it.scopedLive("appends interrupted during their lookup leave nothing behind", () =>
       Effect.gen(function*() {
         const [a] = yield* twoStores
+        const planned = yield* pipelined
         for (let i = 0; i < 30; i++) {
           const f = yield* Effect.fork(a.append([event("t", `i${i}`)]))
-          yield* Effect.sleep(`${i % 3} millis`)
+          for (let n = 0; n < i * 7; n++) yield* Effect.yieldNow() // a different point of the lookup each time
           yield* Fiber.interrupt(f)
         }
+        assert.strictEqual(yield* pipelined, planned, "no group left planned")
         // Whatever was interrupted where, the store goes on: a group committed now is planned and
         // committed alone, and a later one sees it.
-        const [o1] = yield* a.append([event("t", "after")])
-        const [o2] = yield* a.append([event("t", "after")])
+        const [o1] = yield* outcomes(a, [event("t", "after")])
+        const [o2] = yield* outcomes(a, [event("t", "after")])
         assert.strictEqual(o1!.status, "accepted")
         assert.deepStrictEqual(o2, { status: "duplicate", seq: o1!.seq })
         const log = yield* a.read({ after: 0, limit: 100 })
@@ -291,10 +316,10 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const url = `postgres://postgres@127.0.0.1:${p.port}${new URL(baseUrl).pathname}?options=${encodeURIComponent(`-c search_path=${name}`)}`
         const store = yield* PostgresEventStore.make({ url: Redacted.make(url), maxConnections: 2 })
         const lock = yield* commitLockOf(name)
-        assert.strictEqual((yield* store.append([event("t", "warm")]))[0]!.status, "accepted")
+        assert.strictEqual((yield* outcomes(store, [event("t", "warm")]))[0]!.status, "accepted")
 
         yield* lock.hold
-        const f = yield* Effect.fork(store.append([event("t", "k")]))
+        const f = yield* Effect.fork(outcomes(store, [event("t", "k")]))
         yield* lock.waiters(1)
         p.holdReplies() // the commit statement runs, its reply never reaches the store
         yield* lock.release
@@ -304,9 +329,8 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
           yield* Effect.sleep("5 millis")
         }
         p.drop() // the store sees its connection fail after the commit
-        const outcomes = yield* Fiber.join(f)
-        assert.deepStrictEqual(outcomes, [{ status: "accepted", seq: 2 }])
-        assert.deepStrictEqual(yield* store.append([event("t", "k")]), [{ status: "duplicate", seq: 2 }])
+        assert.deepStrictEqual(yield* Fiber.join(f), [{ status: "accepted", seq: 2 }])
+        assert.deepStrictEqual(yield* outcomes(store, [event("t", "k")]), [{ status: "duplicate", seq: 2 }])
         assert.deepStrictEqual((yield* store.counters).per_topic.get("t"), { unique_processed: 2, duplicate_dropped: 1, conflicts: 0 })
       }), { timeout: 30_000 })
 
@@ -319,13 +343,14 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const f = yield* Effect.fork(store.append([event("t", "n")]))
         const [pid] = yield* lock.waiters(1)
         yield* Effect.promise(() => lock.admin.query("SELECT pg_terminate_backend($1)", [pid]))
-        yield* Effect.sleep("200 millis") // the store asks, under the lock, and waits for it
+        // The store asks, under the lock, whether the group committed: another session waits.
+        yield* until(lock.waiting, (pids) => pids.some((p) => p !== pid))
         yield* lock.release
         const exit = yield* Fiber.await(f)
         assert.isTrue(Exit.isFailure(exit))
         assert.deepStrictEqual(yield* store.read({ after: 0, limit: 10 }), [])
         assert.strictEqual((yield* store.counters).per_topic.size, 0)
-        assert.deepStrictEqual(yield* store.append([event("t", "n")]), [{ status: "accepted", seq: 1 }])
+        assert.deepStrictEqual(yield* outcomes(store, [event("t", "n")]), [{ status: "accepted", seq: 1 }])
       }), { timeout: 30_000 })
 
     const overlappingGroups = (n: number) =>
@@ -343,8 +368,8 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const before = yield* replanned()
         const groups = overlappingGroups(60)
         // Four at a time: each is looked up while others commit, as the Aggregator's workers do.
-        const outcomes = yield* Effect.forEach(groups, (g) => a.append(g), { concurrency: 4 })
-        yield* checkAgainstStore(a, groups.map((g, i) => [g, outcomes[i]!] as const))
+        const results = yield* Effect.forEach(groups, (g) => a.append(g), { concurrency: 4 })
+        yield* checkAgainstStore(a, groups.map((g, i) => [g, results[i]!] as const))
         assert.strictEqual((yield* replanned()) - before, 0, "no group of this process went stale")
       }), { timeout: 60_000 })
 
@@ -353,10 +378,10 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         const [a, b] = yield* twoStores
         const groups = overlappingGroups(80)
         // Each round, both instances append a group at the same moment.
-        const appended: Array<readonly [ReadonlyArray<Event.Event>, ReadonlyArray<EventStore.Outcome>]> = []
+        const appended: Array<readonly [ReadonlyArray<Event.Event>, EventStore.Appended]> = []
         for (let i = 0; i + 1 < groups.length; i += 2) {
-          const [oa, ob] = yield* Effect.all([a.append(groups[i]!), b.append(groups[i + 1]!)], { concurrency: 2 })
-          appended.push([groups[i]!, oa], [groups[i + 1]!, ob])
+          const [ra, rb] = yield* Effect.all([a.append(groups[i]!), b.append(groups[i + 1]!)], { concurrency: 2 })
+          appended.push([groups[i]!, ra], [groups[i + 1]!, rb])
         }
         yield* checkAgainstStore(b, appended)
       }), { timeout: 60_000 })
