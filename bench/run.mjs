@@ -1,6 +1,9 @@
 // npm run bench: every figure next to a baseline measured in the same run, PASS/FALL SHORT against
 // the targets, a table on stdout and bench/results/latest.json. Needs a build (npm install does it).
-// Usage: node bench/run.mjs [--seconds N] [--lines N] [--only 1,6] (a partial run writes only-1-6.json)
+// Usage: node bench/run.mjs [--seconds N] [--lines N] [--only 1,6] [--compare DIR]
+//   --only 1,6:    some cases (a partial run writes only-1-6.json)
+//   --compare DIR: also runs cases 1, 2, 4 and 6 (one instance) against the build in DIR (another
+//                  checkout, `npm ci` done there) and reports this tree / that tree, same run.
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
 import { Client } from "pg"
@@ -23,6 +26,8 @@ const SYNCHRONOUS = process.env.SQLITE_SYNCHRONOUS ?? "FULL"
 const onlyArg = process.argv.indexOf("--only")
 const ONLY = onlyArg === -1 ? undefined : new Set(process.argv[onlyArg + 1].split(",").map(Number))
 const want = (n) => ONLY === undefined || ONLY.has(n) || (n === 4 && ONLY.has(5))
+const compareArg = process.argv.indexOf("--compare")
+const COMPARE = compareArg === -1 ? undefined : Path.resolve(process.argv[compareArg + 1])
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ea-bench-"))
 const log = (line) => process.stderr.write(`[bench] ${line}\n`)
 
@@ -61,8 +66,8 @@ const stopChild = (child) =>
     child.kill("SIGTERM")
   })
 
-const startServer = async (db, env = {}) => {
-  const child = spawn(process.execPath, [Path.join(root, "packages/server/dist/main.bundle.js")], {
+const startServer = async (db, env = {}, tree = root) => {
+  const child = spawn(process.execPath, [Path.join(tree, "packages/server/dist/main.bundle.js")], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, SQLITE_SYNCHRONOUS: SYNCHRONOUS, API_KEY: "", ...env },
     stdio: ["ignore", "pipe", "inherit"]
   })
@@ -150,8 +155,8 @@ const rawSqlite = (requests) => {
 }
 
 /** Runs the CLI's local ingest on a generated NDJSON file; peak RSS from /proc (VmHWM). */
-const ingest = async (file, db) => {
-  const child = spawn(process.execPath, [Path.join(root, "packages/cli/dist/event-aggregator.js"), "ingest", "--db", db, "--quiet", file], {
+const ingest = async (file, db, tree = root) => {
+  const child = spawn(process.execPath, [Path.join(tree, "packages/cli/dist/event-aggregator.js"), "ingest", "--db", db, "--quiet", file], {
     stdio: ["ignore", "pipe", "inherit"]
   })
   let out = ""
@@ -261,6 +266,11 @@ const rows = []
 const row = (c, subject, value, unit, baseline, ratio, target, pass) =>
   rows.push({ case: c, subject, value: Math.round(value * 100) / 100, unit, baseline, ratio, target, result: pass === undefined ? "" : pass ? "PASS" : "FALL SHORT" })
 const r2 = (x) => Math.round(x * 100) / 100
+/** The compared tree's figure next to this tree's, measured in the same run. */
+const compared = (c, subject, ours, theirs, unit) => {
+  row(c, `${subject}, compared tree (${COMPARE})`, theirs, unit, "", "", "", undefined)
+  row(c, `${subject}, this tree vs compared`, ours, unit, "compared tree", r2(ours / theirs), "", undefined)
+}
 
 try {
   log(`machine: ${Os.cpus().length} × ${Os.cpus()[0]?.model}, ${Math.round(Os.totalmem() / 2 ** 30)} GiB, node ${process.version}; ${SECONDS}s per load, synchronous=${SYNCHRONOUS}`)
@@ -275,6 +285,12 @@ try {
   row("1 single event", "server, req/s vs ceiling", srv1.rps, "req/s", "raw node:http", r2(srv1.rps / raw1.rps), "≥ 0.30", srv1.rps / raw1.rps >= 0.3)
   row("1 single event", "server, p99 latency", srv1.p99, "ms", "", "", "≤ 20 ms", srv1.p99 <= 20)
   row("1 single event", "server vs original design", srv1.rps, "req/s", "original", r2(srv1.rps / orig1.rps), "≥ 10", srv1.rps / orig1.rps >= 10)
+  if (COMPARE !== undefined) {
+    const cmp1 = await measure(() => startServer(Path.join(dir, "cmp1.sqlite"), {}, COMPARE), 64, singleBody("cmp"))
+    // And this tree once more, so each tree has a run before and after the other's.
+    const again1 = await measure(() => startServer(Path.join(dir, "srv1b.sqlite")), 64, singleBody("srvb"))
+    compared("1 single event", "server req/s (mean of 2 runs)", (srv1.rps + again1.rps) / 2, cmp1.rps, "req/s")
+  }
 
   }
   if (want(2)) {
@@ -287,6 +303,11 @@ try {
   row("2 batches of 1,000", "server, events/s vs ceiling", srv2.rps * 1000, "events/s", "raw better-sqlite3", r2((srv2.rps * 1000) / sqlite2), "≥ 0.70", (srv2.rps * 1000) / sqlite2 >= 0.7)
   row("2 batches of 1,000", "server, p99 latency", srv2.p99, "ms", "", "", "", undefined)
   row("2 batches of 1,000", "server vs original design", srv2.rps * 1000, "events/s", "original", r2(srv2.rps / orig2.rps), "", undefined)
+  if (COMPARE !== undefined) {
+    const cmp2 = await measure(() => startServer(Path.join(dir, "cmp2.sqlite"), {}, COMPARE), 16, batchBody("cmp"))
+    const again2 = await measure(() => startServer(Path.join(dir, "srv2b.sqlite")), 16, batchBody("srvb"))
+    compared("2 batches of 1,000", "server events/s (mean of 2 runs)", ((srv2.rps + again2.rps) / 2) * 1000, cmp2.rps * 1000, "events/s")
+  }
 
   }
   if (want(4)) {
@@ -297,6 +318,10 @@ try {
   const ing = await ingest(file, db4)
   row("4 ingest", "event-aggregator ingest (local)", ing.eventsPerSecond, "events/s", "", "", "≥ 200,000", ing.eventsPerSecond >= 200_000)
   row("4 ingest", "peak RSS", ing.peakRss / 2 ** 20, "MiB", "", "", "≤ 300 MB", ing.peakRss <= 300e6)
+  if (COMPARE !== undefined) {
+    const cmp4 = await ingest(file, Path.join(dir, "ingest-cmp.sqlite"), COMPARE)
+    compared("4 ingest", "ingest events/s", ing.eventsPerSecond, cmp4.eventsPerSecond, "events/s")
+  }
 
   if (want(5)) {
   log("case 5: start-up to /ready with the ingested events stored")
@@ -336,6 +361,11 @@ try {
     row("6 PostgreSQL batches", "server, 1 instance (mean of 2 runs)", one * 1000, "events/s", "raw pg", r2((one * 1000) / ceiling), "≥ 0.60", (one * 1000) / ceiling >= 0.6)
     row("6 PostgreSQL batches", "server, 1 instance, p99 latency (worst run)", Math.max(one1.p99, one2.p99), "ms", "", "", "", undefined)
     row("6 PostgreSQL batches", "server, 2 instances, 8 + 8 conn (mean of 2 runs)", two * 1000, "events/s", "1 instance", r2(two / one), "≥ 1.00", two >= one)
+    if (COMPARE !== undefined) {
+      const url = await pgSchema("cmp")
+      const cmp6 = await measure(() => startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url }, COMPARE), 16, batchBody("cmp"))
+      compared("6 PostgreSQL batches", "1 instance events/s (this tree: mean of 2 runs)", one * 1000, cmp6.rps * 1000, "events/s")
+    }
   } else {
     log(`case 6 skipped: PostgreSQL at ${PG_URL} is unreachable`)
   }
@@ -349,7 +379,9 @@ try {
   }
   Fs.mkdirSync(Path.join(root, "bench/results"), { recursive: true })
   // A partial run (--only) does not replace the full run's results.
-  const file = ONLY === undefined ? "latest.json" : `only-${[...ONLY].sort().join("-")}.json`
+  const file = ONLY === undefined && COMPARE === undefined
+    ? "latest.json"
+    : `${ONLY === undefined ? "all" : `only-${[...ONLY].sort().join("-")}`}${COMPARE === undefined ? "" : "-compared"}.json`
   Fs.writeFileSync(Path.join(root, "bench/results", file), JSON.stringify(result, null, 2) + "\n")
   log(`wrote bench/results/${file}`)
 } finally {

@@ -225,6 +225,24 @@ describe("event-aggregator", () => {
     }
   }, 120_000)
 
+  it("ingest refuses bytes that are not UTF-8 instead of replacing them", async () => {
+    const good = Buffer.from(event("utf8", "ok", { s: "é" }) + "\n")
+    const bad = Buffer.concat([Buffer.from(`{"topic":"utf8","event_id":"bad","timestamp":"2025-01-31T12:00:00Z","source":"s","payload":{"s":"a`), Buffer.from([0xff]), Buffer.from(`b"}}\n`)])
+    const nd = Path.join(dir, "latin1.ndjson")
+    Fs.writeFileSync(nd, Buffer.concat([good, bad, Buffer.from(event("utf8", "after") + "\r\n")]))
+    const arr = Path.join(dir, "latin1.json")
+    Fs.writeFileSync(arr, Buffer.concat([Buffer.from("["), good.subarray(0, good.length - 1), Buffer.from(","), bad.subarray(0, bad.length - 1), Buffer.from("]")]))
+    const db = Path.join(dir, "utf8.sqlite")
+    const r = await cli(["ingest", "--db", db, "--quiet", nd, arr])
+    assert.strictEqual(r.code, 1)
+    assert.include(r.stderr, `${nd}:2: the line is not valid UTF-8`)
+    assert.include(r.stderr, `${arr}: the file is not valid UTF-8`)
+    assert.include(r.stdout, "accepted 2,")
+    const out = (await cli(["events", "--db", db, "--topic", "utf8", "--json"])).stdout
+    assert.deepStrictEqual([...out.matchAll(/"event_id":"(\w+)"/g)].map((m) => m[1]), ["ok", "after"])
+    assert.notInclude(out, "\uFFFD")
+  })
+
   it("remote ingest, publish's self-check, stats and events against a running server", async () => {
     const server = await serve(Path.join(dir, "served.sqlite"))
     try {

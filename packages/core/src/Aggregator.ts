@@ -21,7 +21,7 @@ import * as EventStore from "./EventStore.js"
 import * as Committer from "./internal/committer.js"
 import { metrics } from "./internal/metrics.js"
 import * as State from "./internal/state.js"
-import type * as Page from "./Page.js"
+import * as Page from "./Page.js"
 
 /**
  * The queue holds `capacity` events already; retry later (HTTP 503 with `Retry-After`).
@@ -200,7 +200,7 @@ export const make: Effect.Effect<
       if (refused !== undefined) return Effect.fail(refused)
       return Effect.zipRight(
         Metric.incrementBy(metrics.received, events.length),
-        Queue.offer(queue, { events, done })
+        Queue.offer(queue, { events, done, failures: 0 })
       )
     }))
 
@@ -262,13 +262,7 @@ export const make: Effect.Effect<
     publish,
     enqueue,
     stats,
-    events: (options) =>
-      // One row more than asked tells whether anything follows the page.
-      Effect.map(store.read({ ...options, limit: options.limit + 1 }), (rows): Page.Page => {
-        if (rows.length <= options.limit) return { events: rows, next_after: null }
-        const events = rows.slice(0, options.limit)
-        return { events, next_after: events[events.length - 1]?.seq ?? null }
-      }),
+    events: (options) => Page.collect(store.read, options),
     get: store.get,
     accepting: Effect.map(Ref.get(state), (s) => !s.closing),
     ready: Effect.flatMap(Ref.get(state), (s) =>

@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import { EventId, Source, Timestamp, Topic } from "./internal/fields.js"
-import { RawJson } from "./internal/json.js"
+import { duplicateKeys, RawJson } from "./internal/json.js"
 import { sameValue } from "./internal/jsonValue.js"
 import * as Validation from "./internal/validation.js"
 
@@ -149,6 +149,13 @@ export const eventsOfBody = (body: unknown): Either.Either<ReadonlyArray<unknown
   if (Array.isArray(body)) return Either.right(body)
   if (Predicate.isRecord(body) && !(body instanceof RawJson)) {
     const events = body.events
+    if (Array.isArray(events) && (duplicateKeys(body) ?? []).includes("events")) {
+      // Only the last array would be seen: the others would be dropped without a word.
+      return Either.left(new InvalidEvents({
+        message: "\"events\" appears more than once in the body",
+        issues: [{ index: -1, path: "events", message: "\"events\" appears more than once in the body" }]
+      }))
+    }
     if (Array.isArray(events)) {
       const extra = Object.keys(body).filter((k) => k !== "events")
       return extra.length === 0

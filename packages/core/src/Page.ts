@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -13,6 +14,12 @@ export const MAX_LIMIT = 10_000
 
 /** Events per page when the reader does not say. */
 export const DEFAULT_LIMIT = 1_000
+
+/**
+ * Payload text one page holds at most (32 MiB): past it the page ends early, with `next_after`
+ * set, so a page of large events stays a reasonable response (and within a string's limit).
+ */
+export const MAX_BYTES = 32 * 1024 * 1024
 
 /** A position in the log: events with a greater `seq` follow it (0 = from the beginning). */
 export const After = Schema.Int.pipe(Schema.nonNegative())
@@ -103,3 +110,41 @@ export const Page = Schema.Struct({
 
 /** @since 0.1.0 */
 export type Page = typeof Page.Type
+
+/** Rows read per store call at first; later calls read as many as the byte budget leaves room for. */
+const FIRST_READ = 100
+
+/**
+ * Reads one page with `read` (a store's page read): at most `limit` events and about `MAX_BYTES`
+ * of payload text (always at least one event). It reads in steps sized by the events seen so
+ * far, so large events are never all held at once, and one event beyond tells whether more follow.
+ *
+ * @since 0.1.0
+ */
+export const collect = <E>(
+  read: (request: { readonly topic?: string | undefined; readonly after: number; readonly limit: number }) => Effect.Effect<
+    ReadonlyArray<Event.StoredEvent>,
+    E
+  >,
+  request: { readonly topic?: string | undefined; readonly after: number; readonly limit: number }
+): Effect.Effect<Page, E> =>
+  Effect.gen(function*() {
+    const events: Array<Event.StoredEvent> = []
+    let bytes = 0
+    let after = request.after
+    let step = Math.min(FIRST_READ, request.limit + 1)
+    for (;;) {
+      const rows = yield* read({ topic: request.topic, after, limit: step })
+      for (const row of rows) {
+        if (events.length === request.limit || (events.length > 0 && bytes + row.payload.length > MAX_BYTES)) {
+          return { events, next_after: events[events.length - 1]!.seq }
+        }
+        events.push(row)
+        bytes += row.payload.length
+      }
+      if (rows.length < step) return { events, next_after: null }
+      after = rows[rows.length - 1]!.seq
+      const average = Math.max(1, bytes / events.length)
+      step = Math.max(1, Math.min(request.limit - events.length + 1, Math.floor((MAX_BYTES - bytes) / average) + 1))
+    }
+  })

@@ -13,6 +13,7 @@ import * as AggregatorConfig from "../src/AggregatorConfig.js"
 import type * as Event from "../src/Event.js"
 import * as EventStore from "../src/EventStore.js"
 import * as MemoryEventStore from "../src/MemoryEventStore.js"
+import * as Page from "../src/Page.js"
 import * as SqliteEventStore from "../src/SqliteEventStore.js"
 import { event, freshTopic, model, tempDir } from "./utils.js"
 
@@ -335,6 +336,74 @@ describe("Aggregator", () => {
       )
       assert.strictEqual(AggregatorConfig.describeError(synchronous), "SQLITE_SYNCHRONOUS: must be one of FULL, NORMAL, got \"OFF\"")
     }))
+
+  it.scoped("a page ends early at about 32 MiB of payload, and next_after resumes exactly there", () =>
+    Effect.gen(function*() {
+      yield* using(inMemory({ maxEventBytes: 2 * 1024 * 1024 }), (agg) =>
+        Effect.gen(function*() {
+          const topic = freshTopic()
+          const big = "x".repeat(1024 * 1024)
+          yield* agg.publish(Array.from({ length: 40 }, (_, i) => event(topic, `${i}`, { big })))
+          yield* agg.publish(Array.from({ length: 200 }, (_, i) => event(topic, `small-${i}`)))
+          const first = yield* agg.events({ topic, after: 0, limit: 10_000 })
+          const bytes = first.events.reduce((n, e) => n + e.payload.length, 0)
+          assert.isBelow(first.events.length, 40)
+          assert.isAtMost(bytes, Page.MAX_BYTES)
+          assert.strictEqual(first.next_after, first.events[first.events.length - 1]!.seq)
+          const ids: Array<string> = first.events.map((e) => e.event_id)
+          let after = first.next_after
+          while (after !== null) {
+            const page = yield* agg.events({ topic, after, limit: 10_000 })
+            ids.push(...page.events.map((e) => e.event_id))
+            after = page.next_after
+          }
+          assert.deepStrictEqual(ids, [...Array.from({ length: 40 }, (_, i) => `${i}`), ...Array.from({ length: 200 }, (_, i) => `small-${i}`)])
+          // A limit still counts events: 5 of the small ones (this fresh store put the big ones at 1-40).
+          const five = yield* agg.events({ topic, after: 40, limit: 5 })
+          assert.strictEqual(five.events.length, 5)
+          assert.strictEqual(five.next_after, five.events[4]!.seq)
+        }))
+    }))
+
+  it.scopedLive("a queued ack outlives a store outage: tried again until it commits; a durable publish gets the error", () =>
+    Effect.gen(function*() {
+      // The store fails every append until `healed`; the test counts the attempts.
+      const healed = yield* Deferred.make<void>()
+      let attempts = 0
+      const flaky = Layer.effect(
+        EventStore.EventStore,
+        Effect.map(EventStore.EventStore, (inner) => ({
+          ...inner,
+          append: (events: ReadonlyArray<Event.Event>) =>
+            Effect.flatMap(Deferred.isDone(healed), (ok) => {
+              attempts++
+              return ok
+                ? inner.append(events)
+                : Effect.fail(new EventStore.StoreError({ operation: "append", cause: new Error("disk unplugged") }))
+            })
+        }))
+      ).pipe(Layer.provide(MemoryEventStore.layer))
+      yield* using(inMemory({ workerCount: 1 }, () => flaky), (agg) =>
+        Effect.gen(function*() {
+          const topic = freshTopic()
+          yield* agg.enqueue([event(topic, "q1"), event(topic, "q2")])
+          const durable = yield* Effect.exit(agg.publish([event(topic, "d1")]))
+          assert.isTrue(Exit.isFailure(durable), "the durable publish is answered with the failure")
+          // The queued events are still pending (acknowledged, not lost) while the store is down.
+          while (attempts < 12) yield* Effect.sleep("10 millis")
+          const during = yield* agg.stats
+          assert.deepStrictEqual([during.received, during.pending, during.unique_processed], [2, 2, 0])
+          yield* Deferred.succeed(healed, undefined)
+          let stats = yield* agg.stats
+          while (stats.pending > 0) {
+            yield* Effect.sleep("20 millis")
+            stats = yield* agg.stats
+          }
+          assert.deepStrictEqual([stats.received, stats.unique_processed], [2, 2])
+          const page = yield* agg.events({ topic, after: 0, limit: 10 })
+          assert.deepStrictEqual(page.events.map((e) => e.event_id), ["q1", "q2"])
+        }))
+    }), { timeout: 30_000 })
 
   it.scoped("after close begins, publishes fail with ShuttingDown", () =>
     Effect.gen(function*() {

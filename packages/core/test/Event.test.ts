@@ -173,6 +173,26 @@ describe("Event.validate", () => {
     assert.include(issues[0]!.message, "more than once")
   })
 
+  it("a body with \"events\" twice is refused (only the last array would be seen)", () => {
+    const body = Either.getOrThrow(EventJson.parse(`{"events":[${JSON.stringify(valid)}],"events":[]}`))
+    const result = Event.eventsOfBody(body)
+    assert.isTrue(Either.isLeft(result))
+    if (Either.isLeft(result)) assert.strictEqual(result.left.issues[0]?.path, "events")
+  })
+
+  it("a payload from text with a raw unpaired surrogate is refused (no store could keep it as given)", () => {
+    const raw = Either.getOrThrow(EventJson.raw(`{"x":"a\ud800b"}`))
+    const issue = issuesOf([{ ...valid, payload: raw }])[0]!
+    assert.strictEqual(issue.path, "payload")
+    assert.include(issue.message, "unpaired surrogate")
+  })
+
+  it("200,000 repeated member names parse in one pass (a quadratic scan would time the test out)", () => {
+    const text = `{${Array.from({ length: 100_000 }, (_, i) => `"k${i}":1,"k${i}":2`).join(",")}}`
+    const body = Either.getOrThrow(EventJson.parse(`[${text}]`)) as Array<object>
+    assert.strictEqual(issuesOf(body).filter((i) => i.message.includes("more than once")).length, 100_000)
+  })
+
   it("long messages are clipped: a huge wrong value does not come back whole", () => {
     const issues = issuesOf([{ ...valid, topic: Array.from({ length: 10_000 }, (_, i) => i) }])
     assert.isAtMost(issues[0]!.message.length, 300)

@@ -103,9 +103,9 @@ describe("the JSON scanner", () => {
   })
 
   it("locates the first value too deep, or the first number that overflows, by path", () => {
-    assert.strictEqual(JsonValue.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 4), "payload.a.b[1]")
-    assert.strictEqual(JsonValue.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 5), "payload.a.b[1].c")
-    assert.strictEqual(JsonValue.locate(`{"x":1,"odd key":[0, 1e999]}`, "payload", undefined), "payload[\"odd key\"][1]")
+    assert.strictEqual(Json.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 4), "payload.a.b[1]")
+    assert.strictEqual(Json.locate(`{"a":{"b":[1,{"c":{}}]}}`, "payload", 5), "payload.a.b[1].c")
+    assert.strictEqual(Json.locate(`{"x":1,"odd key":[0, 1e999]}`, "payload", undefined), "payload[\"odd key\"][1]")
   })
 
   it.prop("sameValue: the same value in another spelling is the same; another value is not", [

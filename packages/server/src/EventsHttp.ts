@@ -51,6 +51,8 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.ServedApi, "events", (han
             onSome: (event) => Effect.succeed(json(EventJson.stringifyStored(event)))
           }))
         ))
-      .handle("stats", () => aggregator.stats)
+      // Written with JSON.stringify: the Schema encoding of a record builds an object by assignment,
+      // which would turn a topic named "__proto__" into a prototype and drop it.
+      .handle("stats", () => Effect.map(aggregator.stats, (stats) => json(JSON.stringify(stats))))
   })
 )

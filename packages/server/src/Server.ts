@@ -33,7 +33,8 @@ import * as StoreConfig from "./StoreConfig.js"
 
 /**
  * Error answers of the `HttpApi` app in the API's shape: an unknown route gets the JSON 404 (the
- * router's has an empty body by the time a middleware sees it), and every 503 gets Retry-After.
+ * router's has an empty body by the time a middleware sees it), a bug's empty 500 gets a JSON
+ * body too, and every 503 gets Retry-After.
  */
 const errorsAsJson = (app: HttpApp.Default): HttpApp.Default =>
   Effect.zipRight(
@@ -43,6 +44,11 @@ const errorsAsJson = (app: HttpApp.Default): HttpApp.Default =>
           ? HttpServerResponse.unsafeJson(
             { error: "NotFound", message: `no route ${request.method} ${request.url.split("?")[0]}` },
             { status: 404 }
+          )
+          : response.status === 500 && response.body._tag === "Empty"
+          ? HttpServerResponse.unsafeJson(
+            { error: "InternalError", message: "internal error; see the server's log" },
+            { status: 500 }
           )
           : response.status === 503
           ? HttpServerResponse.setHeader(response, "retry-after", String(Api.RETRY_AFTER_SECONDS))

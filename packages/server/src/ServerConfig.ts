@@ -34,6 +34,9 @@ export interface Settings {
 /** @since 0.1.0 */
 export class ServerConfig extends Context.Tag("@event-aggregator/server/ServerConfig")<ServerConfig, Settings>() {}
 
+/** The largest `MAX_BODY_BYTES` accepted (256 MiB). */
+export const MAX_BODY_BYTES_LIMIT = 256 * 1024 * 1024
+
 export const defaults: Settings = {
   port: 8080,
   host: "0.0.0.0",
@@ -102,7 +105,8 @@ export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.
   host: ["HOST", AggregatorConfig.nonEmpty],
   ackMode: ["ACK_MODE", AggregatorConfig.oneOf(["durable", "queued"])],
   maxBatch: ["MAX_BATCH", AggregatorConfig.integer(1)],
-  maxBodyBytes: ["MAX_BODY_BYTES", AggregatorConfig.integer(1)],
+  // A body is held as one string: 256 MiB keeps well inside V8's longest string (~512 Mi units).
+  maxBodyBytes: ["MAX_BODY_BYTES", AggregatorConfig.integer(1, MAX_BODY_BYTES_LIMIT)],
   apiKey: ["API_KEY", (key) => (Option.isOption(key) ? undefined : "must be an Option of a Redacted key")],
   logLevel: ["LOG_LEVEL", (level) => (LogLevel.allLevels.includes(level as LogLevel.LogLevel) ? undefined : "must be a LogLevel")],
   shutdownTimeoutMillis: ["shutdownTimeoutMillis", AggregatorConfig.integer(0)]

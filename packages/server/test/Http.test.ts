@@ -60,6 +60,17 @@ describe("POST /publish", () => {
       assert.strictEqual(stats.queue_capacity, null)
     }))
 
+  live("any topic name is counted, \"__proto__\" included", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startServer()
+      yield* publish(url, [event("__proto__", "1"), event("__proto__", "1"), event("constructor", "1")])
+      const stats = yield* statsOf(url)
+      assert.deepStrictEqual(stats.topics, ["__proto__", "constructor"])
+      assert.deepStrictEqual(Object.keys(stats.per_topic), ["__proto__", "constructor"])
+      assert.deepStrictEqual(stats.per_topic["constructor"], { unique_processed: 1, duplicate_dropped: 0, conflicts: 0 })
+      assert.strictEqual(JSON.stringify(stats).includes(`"__proto__":{"unique_processed":1,"duplicate_dropped":1`), true)
+    }))
+
   live("detail=true gives each event's status and the seq of the copy that won", () =>
     Effect.gen(function*() {
       const { url } = yield* startServer()
@@ -194,6 +205,7 @@ describe("errors change nothing", () => {
       const r = yield* rejects(url, publish(url, ndjson, { contentType: "application/x-ndjson" }), 400, "BadRequest")
       assert.include(r.body.message, "line 2")
       yield* rejects(url, publish(url, event(topic, "2"), { query: "ack=sometimes" }), 400, "BadRequest")
+      yield* rejects(url, publish(url, event(topic, "2"), { query: "ack=queued&ack=durable" }), 400, "BadRequest")
       yield* rejects(url, getJson(url, "/events?limit=0"), 400, "BadRequest")
       yield* rejects(url, getJson(url, "/events?limit=10001"), 400, "BadRequest")
       yield* rejects(url, getJson(url, "/events?after=-1"), 400, "BadRequest")

@@ -7,9 +7,8 @@ import { EventJson } from "@event-aggregator/core"
 import * as Either from "effect/Either"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as Readline from "node:readline"
+import { isUtf8 } from "node:buffer"
 import type { Readable } from "node:stream"
-import { StringDecoder } from "node:string_decoder"
 import * as Split from "./split.js"
 
 /**
@@ -54,12 +53,41 @@ const positioned = (error: EventJson.JsonSyntaxError, line: number, column: numb
     : `${reason} at line ${line + error.line - 1}, column ${error.column}`
 }
 
+/** The lines of a byte stream, as bytes, without their `\n` (a `\r` before it is the caller's). */
+async function* lines(stream: Readable): AsyncGenerator<Buffer> {
+  let pending: Array<Buffer> = []
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let start = 0
+    for (let nl = chunk.indexOf(LF, start); nl !== -1; nl = chunk.indexOf(LF, start)) {
+      const piece = chunk.subarray(start, nl)
+      yield pending.length === 0 ? piece : Buffer.concat([...pending, piece])
+      pending = []
+      start = nl + 1
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start))
+  }
+  if (pending.length > 0) yield Buffer.concat(pending)
+}
+
+const LF = 0x0a
+const CR = 0x0d
+
+/** Only JSON's own whitespace makes a line blank (a line of U+00A0 is malformed, not skipped). */
+const BLANK = /^[ \t\r]*$/
+
 async function* ndjson(name: string, stream: Readable): AsyncGenerator<Record> {
-  const lines = Readline.createInterface({ input: stream, crlfDelay: Infinity })
   let n = 0
-  for await (const line of lines) {
+  for await (const bytes of lines(stream)) {
     n++
-    if (line.trim().length === 0) continue
+    const body = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.subarray(0, bytes.length - 1) : bytes
+    if (!isUtf8(body)) {
+      // Decoding would replace the bad bytes silently: the record would not be what the file holds.
+      yield { where: `${name}:${n}`, error: "the line is not valid UTF-8", raw: body.toString("latin1") }
+      continue
+    }
+    let line = body.toString("utf8")
+    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1)
+    if (BLANK.test(line)) continue
     const parsed = EventJson.parse(line)
     yield Either.isRight(parsed)
       ? { where: `${name}:${n}`, value: parsed.right, text: line }
@@ -89,7 +117,9 @@ const firstChar = async (file: string): Promise<string | undefined> => {
 const WHOLE_OBJECT_LIMIT = 64 * 1024 * 1024
 
 const parseWhole = async (file: string): Promise<Record> => {
-  const text = (await Fs.promises.readFile(file, "utf8")).replace(/^\uFEFF/, "")
+  const bytes = await Fs.promises.readFile(file)
+  if (!isUtf8(bytes)) return { where: file, error: "the file is not valid UTF-8; not read" }
+  const text = bytes.toString("utf8").replace(/^\uFEFF/, "")
   const parsed = EventJson.parse(text)
   return Either.isRight(parsed)
     ? { where: file, value: parsed.right, text }
@@ -103,7 +133,13 @@ async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator
     return
   }
   const splitter = Split.make({ maxElement: WHOLE_OBJECT_LIMIT })
-  const decoder = new StringDecoder("utf8")
+  // Strict: bytes that are not UTF-8 stop the file rather than being replaced silently.
+  const decoder = new TextDecoder("utf-8", { fatal: true })
+  let offset = 0
+  const notUtf8 = (where: string): Record => ({
+    where: file,
+    error: `the file is not valid UTF-8 ${where}; the rest of the file was not read`
+  })
   const stream = Fs.createReadStream(file, { highWaterMark: 256 * 1024 })
   const at = (index: number) => `${splitter.container() === "events" ? `${file}:events` : file}[${index}]`
   const records = (pieces: ReadonlyArray<Split.Piece>): Array<Record> =>
@@ -132,13 +168,28 @@ async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       onBytes(chunk.length)
-      yield* records(splitter.push(decoder.write(chunk)))
+      let text: string
+      try {
+        text = decoder.decode(chunk, { stream: true })
+      } catch {
+        yield notUtf8(`in bytes ${offset}-${offset + chunk.length}`)
+        return
+      }
+      offset += chunk.length
+      yield* records(splitter.push(text))
       if (splitter.done()) return
     }
   } finally {
     stream.destroy()
   }
-  const last = [...splitter.push(decoder.end()), ...splitter.end()]
+  let tail: string
+  try {
+    tail = decoder.decode()
+  } catch {
+    yield notUtf8("at its end")
+    return
+  }
+  const last = [...splitter.push(tail), ...splitter.end()]
   yield* records(last)
   if (last.some((piece) => piece._tag === "NoEvents")) {
     yield Fs.statSync(file).size <= WHOLE_OBJECT_LIMIT

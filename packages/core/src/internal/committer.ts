@@ -26,6 +26,9 @@ const retryPolicy = Schedule.exponential(Duration.millis(20), 2).pipe(
 
 const MAX_LOGGED_KEYS = 10
 
+/** A queued ack whose commit failed waits this long before it is queued again: 1 s, 2 s, 4 s, then 5 s. */
+const requeueDelay = (failures: number): Duration.Duration => Duration.millis(Math.min(5_000, 1_000 * 2 ** (failures - 1)))
+
 /** Lets the host's event loop run pending I/O callbacks (a macrotask turn), then resumes. */
 const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
   const handle = setImmediate(() => resume(Effect.void))
@@ -67,10 +70,32 @@ export const worker = ({ drained, queue, settings, state, store }: Context): Eff
       const elapsed = (yield* Clock.currentTimeMillis) - startedAt
 
       if (result._tag === "Left") {
-        yield* settle((s) => ({ ...s, pending: s.pending - size }))
-        yield* Metric.incrementBy(metrics.failed, size)
-        yield* Effect.logError("commit failed; the group's events were not stored", result.left)
-        for (const r of group) if (r.done) yield* Deferred.fail(r.done, result.left)
+        // Durable publishes are answered with the failure (they retry; nothing was stored). Queued
+        // ones were acknowledged already: they go back to the queue after a pause and are tried
+        // again until they commit, unless shutdown has begun, which is the only way to lose them.
+        const closing = (yield* Ref.get(state)).closing
+        let dropped = 0
+        let lost = 0
+        for (const r of group) {
+          if (r.done !== undefined) {
+            dropped += r.events.length
+            yield* Deferred.fail(r.done, result.left)
+          } else if (closing) {
+            dropped += r.events.length
+            lost += r.events.length
+          } else {
+            const again: Request = { ...r, failures: r.failures + 1 }
+            yield* Effect.fork(Effect.zipRight(Effect.sleep(requeueDelay(again.failures)), Queue.offer(queue, again)))
+          }
+        }
+        yield* settle((s) => ({ ...s, pending: s.pending - dropped }))
+        yield* Metric.incrementBy(metrics.failed, dropped)
+        yield* Effect.logError(
+          lost > 0
+            ? `commit failed while shutting down: ${lost} queued events (acknowledged with 202) are lost`
+            : "commit failed; the group's events were not stored (queued ones will be tried again)",
+          result.left
+        ).pipe(Effect.annotateLogs({ group_size: size, requeued: size - dropped }))
         return
       }
 

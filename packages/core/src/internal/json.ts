@@ -18,6 +18,11 @@ export class RawJson {
     /** Whether a number in it is beyond the range of a double (`1e999`). */
     readonly overflow: boolean
   ) {}
+
+  /** As messages show it: the text, shortened. */
+  toString(): string {
+    return this.text.length <= 40 ? this.text : `${this.text.slice(0, 37)}...`
+  }
 }
 
 /** Thrown inside the scanner only; `parse` and `scan` turn it into a result. */
@@ -232,10 +237,13 @@ const scanValue = (text: string, start: number): { readonly raw: RawJson; readon
 }
 
 /** Keys that appear more than once in an object built by `parse` (the last value is kept). */
-const duplicates = new WeakMap<object, Array<string>>()
+const duplicates = new WeakMap<object, Set<string>>()
 
 /** The member names of `object` that appeared more than once in its text. */
-export const duplicateKeys = (object: object): ReadonlyArray<string> | undefined => duplicates.get(object)
+export const duplicateKeys = (object: object): ReadonlyArray<string> | undefined => {
+  const keys = duplicates.get(object)
+  return keys === undefined ? undefined : Array.from(keys)
+}
 
 interface Frame {
   readonly array: Array<unknown> | undefined
@@ -248,8 +256,8 @@ const setMember = (object: Record<string, unknown>, key: string, value: unknown)
   // own-property check runs only for repeated keys and names Object.prototype has.
   if (object[key] !== undefined && Object.prototype.hasOwnProperty.call(object, key)) {
     const seen = duplicates.get(object)
-    if (seen === undefined) duplicates.set(object, [key])
-    else if (!seen.includes(key)) seen.push(key)
+    if (seen === undefined) duplicates.set(object, new Set([key]))
+    else seen.add(key)
   }
   if (key === "__proto__") {
     Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
@@ -378,4 +386,68 @@ export const scan = (text: string): RawJson => {
   const rest = skipWs(text, end)
   if (rest < text.length) fail(`unexpected ${describeAt(text, rest)} after the JSON value`, rest)
   return start === 0 && end === text.length ? raw : new RawJson(text.slice(start, end), raw.kind, raw.depth, raw.overflow)
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+const member = (path: string, key: string | number): string =>
+  typeof key === "number" ? `${path}[${key}]` : IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+
+/**
+ * The path (`payload.a[0].b`) of the first value in a valid JSON `text` that is `depth`
+ * containers deep, or of the first number beyond the range of a double (`depth` undefined);
+ * `root` when there is none. It scans the text once, holding only the path (never deeper than
+ * `depth`, or than the text's own nesting), and stops at the first hit.
+ */
+export const locate = (text: string, root: string, depth: number | undefined): string => {
+  const closes: Array<number> = []
+  // segments[k]: the key or index of the value being read inside the k-th open container.
+  const segments: Array<string | number> = []
+  const here = () => segments.reduce<string>(member, root)
+  const readKey = (at: number): number => {
+    const end = scanString(text, at)
+    segments[segments.length - 1] = JSON.parse(text.slice(at, end))
+    return skipWs(text, skipWs(text, end) + 1)
+  }
+  let i = skipWs(text, 0)
+  for (;;) {
+    const c = text.charCodeAt(i)
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (depth !== undefined && closes.length + 1 >= depth) return here()
+      const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET
+      i = skipWs(text, i + 1)
+      if (text.charCodeAt(i) === close) {
+        i++
+      } else {
+        closes.push(close)
+        segments.push(0)
+        if (close === CLOSE_BRACE) i = readKey(i)
+        continue
+      }
+    } else if (c === QUOTE) {
+      i = scanString(text, i)
+    } else if (c === MINUS || isDigit(c)) {
+      overflowed = false
+      i = scanNumber(text, i)
+      if (depth === undefined && overflowed) return here()
+    } else if (i >= text.length) {
+      return root
+    } else {
+      i = scanLiteral(text, i, c === LOWER_T ? "true" : c === LOWER_F ? "false" : "null")
+    }
+    for (;;) {
+      const close = closes[closes.length - 1]
+      if (close === undefined) return root
+      i = skipWs(text, i)
+      if (text.charCodeAt(i) === COMMA) {
+        i = skipWs(text, i + 1)
+        if (close === CLOSE_BRACE) i = readKey(i)
+        else segments[segments.length - 1] = (segments[segments.length - 1] as number) + 1
+        break
+      }
+      closes.pop()
+      segments.pop()
+      i++
+    }
+  }
 }

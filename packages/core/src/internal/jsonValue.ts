@@ -1,4 +1,4 @@
-/** JSON values read from text: equality as JSON values, and paths to what breaks a rule. */
+/** JSON values read from text, compared as values. */
 import { parse } from "./json.js"
 
 /** A number as an exact decimal (`sign digits e exponent`, digits without leading or trailing zeros). */
@@ -49,43 +49,4 @@ export const sameValue = (a: string, b: string): boolean => {
   } catch {
     return false
   }
-}
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
-
-const member = (path: string, key: string | number): string =>
-  typeof key === "number" ? `${path}[${key}]` : IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
-
-const OVERFLOW = Symbol("overflow")
-
-/**
- * The path (`payload.a[0].b`) of the first value in a valid JSON `text` that is `depth`
- * containers deep, or of the first number beyond the range of a double (`depth` undefined); `root`
- * when there is none. For messages only: it builds the value, so call it on rejected input.
- */
-export const locate = (text: string, root: string, depth: number | undefined): string => {
-  const value = parse(text, {
-    number: (t) => {
-      const n = Number(t)
-      return Number.isFinite(n) ? n : OVERFLOW
-    }
-  })
-  // Depth first, in document order, without recursion.
-  const stack: Array<{ readonly value: unknown; readonly path: string; readonly depth: number }> = [
-    { value, path: root, depth: 1 }
-  ]
-  while (stack.length > 0) {
-    const node = stack.pop()!
-    if (depth === undefined && node.value === OVERFLOW) return node.path
-    if (typeof node.value !== "object" || node.value === null) continue
-    if (depth !== undefined && node.depth >= depth) return node.path
-    const entries: Array<readonly [string | number, unknown]> = Array.isArray(node.value)
-      ? node.value.map((v, i) => [i, v] as const)
-      : Object.entries(node.value)
-    for (let i = entries.length - 1; i >= 0; i--) {
-      const [key, v] = entries[i]!
-      stack.push({ value: v, path: member(node.path, key), depth: node.depth + 1 })
-    }
-  }
-  return root
 }

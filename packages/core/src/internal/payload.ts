@@ -3,8 +3,7 @@
  * JavaScript value (library callers), which is checked for what JSON can hold before it is written.
  */
 import * as Predicate from "effect/Predicate"
-import { RawJson } from "./json.js"
-import { locate } from "./jsonValue.js"
+import { locate, RawJson } from "./json.js"
 
 /** The largest `MAX_PAYLOAD_DEPTH` accepted. */
 export const MAX_PAYLOAD_DEPTH_LIMIT = 1000
@@ -38,13 +37,20 @@ const maxDepthOf = (limits: Limits): number => Math.min(limits.maxPayloadDepth, 
 /** The payload's text, or what is wrong with it, for a payload that arrived as JSON text. */
 const rawPayload = (raw: RawJson, limits: Limits): string | Problem => {
   if (raw.kind !== "object") return { path: "payload", message: "payload must be a JSON object" }
+  // The size first: locating a problem below reads the text again, so it only runs on a bounded one.
+  const bytes = utf8Bytes(raw.text, limits.maxEventBytes)
+  if (bytes > limits.maxEventBytes) return tooLarge(bytes, limits)
   if (raw.depth > maxDepthOf(limits)) return tooDeep(locate(raw.text, "payload", maxDepthOf(limits) + 1), limits)
   if (raw.overflow) {
     const path = locate(raw.text, "payload", undefined)
     return { path, message: `${path} is a number beyond the range of a double (such as 1e999); it cannot be kept` }
   }
-  const bytes = utf8Bytes(raw.text, limits.maxEventBytes)
-  return bytes > limits.maxEventBytes ? tooLarge(bytes, limits) : raw.text
+  // Text from a body is valid UTF-8 already; text from a library caller may hold a lone surrogate,
+  // which no store can keep as given.
+  if (!raw.text.isWellFormed()) {
+    return { path: "payload", message: "payload must be valid Unicode (it has an unpaired surrogate)" }
+  }
+  return raw.text
 }
 
 const isPlainObject = (u: object): boolean => {

@@ -9,6 +9,8 @@ import * as EventStore from "../EventStore.js"
 export interface Request {
   readonly events: ReadonlyArray<Event.Event>
   readonly done: Deferred.Deferred<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError> | undefined
+  /** Commits of it that failed so far (a queued ack is tried again until it commits). */
+  readonly failures: number
 }
 
 /** Received is not kept: it is unique + duplicates + pending, so the invariant holds by construction. */

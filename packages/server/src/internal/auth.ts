@@ -7,8 +7,9 @@ import type * as Http from "node:http"
 /** Routes open without the key: liveness and readiness probes carry no credentials. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/ready"])
 
+// The scheme name is case-insensitive (RFC 7235); the key is not.
 const bearer = (header: string | undefined): Buffer | undefined =>
-  header !== undefined && header.startsWith("Bearer ") ? Buffer.from(header.slice(7).trim()) : undefined
+  header !== undefined && /^bearer /i.test(header) ? Buffer.from(header.slice(7).trim()) : undefined
 
 /** Whether a request may use `path`: always without a key, else with the key (compared in constant time). */
 export const make = (apiKey: Option.Option<Redacted.Redacted<string>>) => {

@@ -29,8 +29,12 @@ export interface State {
   api: Handler | undefined
   /** Everything runs and shutdown has not begun. */
   ready: boolean
-  /** Shutdown has begun: every answer closes its connection. */
+  /** Shutdown has begun: every answer closes its connection, new work is refused. */
   draining: boolean
+  /** Completes when no request is in flight. */
+  readonly idle: Effect.Effect<void>
+  /** How long shutdown waits for requests in flight. */
+  readonly shutdownTimeoutMillis: number
 }
 
 export class Listener extends Context.Tag("@event-aggregator/server/internal/Listener")<Listener, State>() {}
@@ -69,9 +73,16 @@ const inFlightCounter = () => {
 export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerError.ServeError, ServerConfig> = Layer
   .scopedContext(Effect.gen(function*() {
     const settings = yield* ServerConfig
-    const state: State = { publish: undefined, api: undefined, ready: false, draining: false }
-    const authorized = Auth.make(settings.apiKey)
     const inFlight = inFlightCounter()
+    const state: State = {
+      publish: undefined,
+      api: undefined,
+      ready: false,
+      draining: false,
+      idle: inFlight.idle,
+      shutdownTimeoutMillis: settings.shutdownTimeoutMillis
+    }
+    const authorized = Auth.make(settings.apiKey)
 
     const dispatch = (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
       const started = performance.now()
@@ -146,8 +157,10 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
   }))
 
 /**
- * Marks the server ready once everything runs; on shutdown it is the first to know: `/ready`
- * answers 503 and every answer closes its connection while the queue drains.
+ * Marks the server ready once everything runs. On shutdown it is the first to know: `/ready`
+ * answers 503, new publishes get 503 and every answer closes its connection; then it waits for the
+ * requests in flight (up to the shutdown timeout) while the aggregator still commits, so they are
+ * answered before the queue drains and the store closes.
  */
 export const ReadyLive: Layer.Layer<never, never, Listener | HttpServer.HttpServer> = Layer.scopedDiscard(Effect.gen(function*() {
   const state = yield* Listener
@@ -160,12 +173,15 @@ export const ReadyLive: Layer.Layer<never, never, Listener | HttpServer.HttpServ
       HttpServer.logAddress
     ),
     () =>
-      Effect.zipRight(
-        Effect.sync(() => {
-          state.ready = false
-          state.draining = true
-        }),
-        Effect.logInfo("draining: /ready answers 503; committing what is queued")
-      )
+      Effect.gen(function*() {
+        state.ready = false
+        state.draining = true
+        yield* Effect.logInfo("draining: /ready answers 503; answering the requests in flight, then committing the queue")
+        yield* state.idle.pipe(Effect.timeoutTo({
+          duration: Duration.millis(state.shutdownTimeoutMillis),
+          onSuccess: () => Effect.void,
+          onTimeout: () => Effect.logWarning("shutdown timeout: requests still in flight are cut when the listener closes")
+        }), Effect.flatten)
+      })
   )
 }))

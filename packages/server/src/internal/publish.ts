@@ -42,6 +42,9 @@ export const parseParams = (
 
 export type BodyKind = "json" | "ndjson"
 
+/** Only JSON's own whitespace makes an NDJSON line blank (a line of U+00A0 is malformed, not skipped). */
+const BLANK = /^[ \t\r]*$/
+
 const NDJSON_TYPES = new Set(["application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"])
 
 /** The body kind of a Content-Type header, or undefined when unsupported. */
@@ -83,7 +86,7 @@ export const parseBody = (
     const stop = end === -1 ? text.length : end
     const content = text.slice(start, stop)
     start = stop + 1
-    if (content.trim().length === 0) continue
+    if (BLANK.test(content)) continue
     const item = EventJson.parse(content)
     if (Either.isLeft(item)) {
       return Either.left(badRequest(`malformed JSON on line ${line}, column ${item.left.column}: ${item.left.reason}`))

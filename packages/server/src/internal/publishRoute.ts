@@ -28,12 +28,19 @@ export const layer: Layer.Layer<never, never, Listener | Aggregator.Aggregator |
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         state.publish = (req, res) => {
+          if (state.draining) {
+            return rejectUnread(req, res, { error: "ShuttingDown", message: "the server is draining for shutdown; publish elsewhere or retry" })
+          }
           const contentType = req.headers["content-type"]
           const kind = Publish.bodyKind(contentType)
           if (kind === undefined) return rejectUnread(req, res, Publish.unsupportedMediaType(contentType))
           const url = req.url ?? ""
           const q = url.indexOf("?")
           const search = new URLSearchParams(q === -1 ? "" : url.slice(q + 1))
+          const repeated = ["ack", "detail"].find((name) => search.getAll(name).length > 1)
+          if (repeated !== undefined) {
+            return rejectUnread(req, res, { error: "BadRequest", message: `${repeated} is given more than once` })
+          }
           const params = Publish.parseParams(search.get("ack"), search.get("detail"), settings.ackMode)
           if (Either.isLeft(params)) return rejectUnread(req, res, params.left)
           Body.read(req, res, settings.maxBodyBytes, (text) => {
