@@ -4,6 +4,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as Event from "../src/Event.js"
 import * as EventJson from "../src/EventJson.js"
+import { timestampOk } from "../src/internal/fields.js"
 
 const valid = {
   topic: "orders",
@@ -197,6 +198,23 @@ describe("Event.validate", () => {
     const issues = issuesOf([{ ...valid, topic: Array.from({ length: 10_000 }, (_, i) => i) }])
     assert.isAtMost(issues[0]!.message.length, 300)
   })
+})
+
+describe("timestamps: the fast check agrees with the regular expression", () => {
+  const valid = FastCheck.tuple(
+    FastCheck.date({ min: new Date("0001-01-01T00:00:00Z"), max: new Date("9999-12-31T23:59:59Z"), noInvalidDate: true }),
+    FastCheck.constantFrom("", ".1", ".123456789", ".1234567890", "."),
+    FastCheck.constantFrom("", "Z", "z", "+05:30", "-08:00", "+24:00", "+05:60", "+0530", "UTC", "Zx")
+  ).map(([d, fraction, zone]) => `${d.toISOString().slice(0, 19)}${fraction}${zone}`)
+  const mutated = FastCheck.tuple(valid, FastCheck.nat(), FastCheck.string({ maxLength: 2, unit: "binary" })).map(([t, at, s]) => {
+    const i = at % (t.length + 1)
+    return t.slice(0, i) + s + t.slice(i + 1)
+  })
+  const calendar = FastCheck.tuple(FastCheck.integer({ min: 0, max: 9999 }), FastCheck.integer({ min: 0, max: 13 }), FastCheck.integer({ min: 0, max: 32 }))
+    .map(([y, m, d]) => `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}T23:59:59Z`)
+  it.prop("timestampOk(s) === (checkTimestamp(s) === undefined)", [FastCheck.oneof(valid, mutated, calendar, FastCheck.string())], ([s]) => {
+    assert.strictEqual(timestampOk(s), Event.checkTimestamp(s) === undefined, JSON.stringify(s))
+  }, { fastCheck: { numRuns: 5000 } })
 })
 
 describe("Event.validate: the fast path agrees with the schema", () => {

@@ -49,7 +49,7 @@ const ISO_DATE_TIME =
 const daysInMonth = (year: number, month: number): number =>
   month === 2
     ? ((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28)
-    : [4, 6, 9, 11].includes(month)
+    : month === 4 || month === 6 || month === 9 || month === 11
     ? 30
     : 31
 
@@ -70,6 +70,51 @@ export const checkTimestamp = (s: string): string | undefined => {
   if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) return "timestamp has an invalid time of day"
   if (m[7] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return "timestamp has an invalid zone offset"
   return undefined
+}
+
+/** A digit's value, or a large negative number that makes any sum it is part of invalid. */
+const digit = (s: string, i: number): number => {
+  const c = s.charCodeAt(i) - 48
+  return c >= 0 && c <= 9 ? c : -100_000
+}
+
+const two = (s: string, i: number): number => digit(s, i) * 10 + digit(s, i + 1)
+
+/**
+ * `checkTimestamp(s) === undefined`, read character by character (the fast path: the regular
+ * expression and its captures were ~15% of validating a batch). A property test holds them equal.
+ */
+export const timestampOk = (s: string): boolean => {
+  const n = s.length
+  if (n < 19 || n > 35) return false
+  const year = digit(s, 0) * 1000 + digit(s, 1) * 100 + two(s, 2)
+  const month = two(s, 5)
+  const day = two(s, 8)
+  const t = s.charCodeAt(10)
+  if (
+    year < 0 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (t !== 84 && t !== 116) ||
+    s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58 || month < 1 || month > 12 || day < 1 ||
+    day > daysInMonth(year, month)
+  ) return false
+  const hours = two(s, 11)
+  const minutes = two(s, 14)
+  const seconds = two(s, 17)
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59) return false
+  let i = 19
+  if (s.charCodeAt(i) === 46) {
+    const first = ++i
+    while (i < n && digit(s, i) >= 0) i++
+    if (i === first || i - first > 9) return false
+  }
+  if (i === n) return true
+  const zone = s.charCodeAt(i)
+  if (zone === 90 || zone === 122) return i + 1 === n
+  if ((zone === 43 || zone === 45) && i + 6 === n && s.charCodeAt(i + 3) === 58) {
+    const offsetHours = two(s, i + 1)
+    const offsetMinutes = two(s, i + 4)
+    return offsetHours >= 0 && offsetHours <= 23 && offsetMinutes >= 0 && offsetMinutes <= 59
+  }
+  return false
 }
 
 /** An ISO 8601 date-time, stored and returned exactly as sent. */
