@@ -108,15 +108,20 @@ export const ingest = Command.make("ingest", options, (f) =>
         catch: (error) => new Rejected({ message: `cannot read input: ${(error as Error).message}` })
       })
       if (next.done) break
+      // The chunk's records validated in one call (the common case: all valid); only a chunk with a
+      // problem is validated record by record, to say which.
+      const parsed = next.value.flatMap((record) => ("error" in record ? [] : [record.value]))
+      const whole = Event.validate(parsed, limits)
+      let at = 0
       for (const record of next.value) {
         counts.read++
         if ("error" in record) {
           reject(record.where, record.error, JSON.stringify(record.raw ?? null))
           continue
         }
-        const valid = Event.validate([record.value], limits)
+        const valid = Either.isRight(whole) ? whole : Event.validate([record.value], limits)
         if (Either.isRight(valid)) {
-          batch.push(valid.right[0]!)
+          batch.push(valid.right[valid === whole ? at++ : 0]!)
         } else {
           // Messages about a payload value already start with its path (payload.a.b is ...).
           const reason = valid.left.issues

@@ -53,20 +53,25 @@ const positioned = (error: EventJson.JsonSyntaxError, line: number, column: numb
     : `${reason} at line ${line + error.line - 1}, column ${error.column}`
 }
 
-/** The lines of a byte stream, as bytes, without their `\n` (a `\r` before it is the caller's). */
-async function* lines(stream: Readable): AsyncGenerator<Buffer> {
+/**
+ * The lines of a byte stream, as bytes without their `\n` (a `\r` before it is the caller's),
+ * a chunk's worth at a time: one await per chunk read, not per line.
+ */
+async function* lineBatches(stream: Readable): AsyncGenerator<Array<Buffer>> {
   let pending: Array<Buffer> = []
   for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const lines: Array<Buffer> = []
     let start = 0
     for (let nl = chunk.indexOf(LF, start); nl !== -1; nl = chunk.indexOf(LF, start)) {
       const piece = chunk.subarray(start, nl)
-      yield pending.length === 0 ? piece : Buffer.concat([...pending, piece])
+      lines.push(pending.length === 0 ? piece : Buffer.concat([...pending, piece]))
       pending = []
       start = nl + 1
     }
     if (start < chunk.length) pending.push(chunk.subarray(start))
+    if (lines.length > 0) yield lines
   }
-  if (pending.length > 0) yield Buffer.concat(pending)
+  if (pending.length > 0) yield [Buffer.concat(pending)]
 }
 
 const LF = 0x0a
@@ -75,28 +80,37 @@ const CR = 0x0d
 /** Only JSON's own whitespace makes a line blank (a line of U+00A0 is malformed, not skipped). */
 const BLANK = /^[ \t\r]*$/
 
-async function* ndjson(name: string, stream: Readable): AsyncGenerator<Record> {
+async function* ndjson(name: string, stream: Readable): AsyncGenerator<Array<Record>> {
   let n = 0
-  for await (const bytes of lines(stream)) {
-    n++
-    const body = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.subarray(0, bytes.length - 1) : bytes
-    if (!isUtf8(body)) {
-      // Decoding would replace the bad bytes silently: the record would not be what the file holds.
-      yield { where: `${name}:${n}`, error: "the line is not valid UTF-8", raw: body.toString("latin1") }
-      continue
+  for await (const batch of lineBatches(stream)) {
+    const records: Array<Record> = []
+    for (const bytes of batch) {
+      n++
+      const record = lineRecord(name, n, bytes)
+      if (record !== undefined) records.push(record)
     }
-    let line = body.toString("utf8")
-    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1)
-    if (BLANK.test(line)) continue
-    const parsed = EventJson.parse(line)
-    yield Either.isRight(parsed)
-      ? { where: `${name}:${n}`, value: parsed.right, text: line }
-      : {
-        where: `${name}:${n}`,
-        error: `malformed JSON: ${parsed.left.message.replace(/ at line 1, column (\d+)$/, " at column $1")}`,
-        raw: line
-      }
+    if (records.length > 0) yield records
   }
+}
+
+/** The record of line `n`, or undefined for a blank line. */
+const lineRecord = (name: string, n: number, bytes: Buffer): Record | undefined => {
+  const body = bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.subarray(0, bytes.length - 1) : bytes
+  if (!isUtf8(body)) {
+    // Decoding would replace the bad bytes silently: the record would not be what the file holds.
+    return { where: `${name}:${n}`, error: "the line is not valid UTF-8", raw: body.toString("latin1") }
+  }
+  let line = body.toString("utf8")
+  if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1)
+  if (BLANK.test(line)) return undefined
+  const parsed = EventJson.parse(line)
+  return Either.isRight(parsed)
+    ? { where: `${name}:${n}`, value: parsed.right, text: line }
+    : {
+      where: `${name}:${n}`,
+      error: `malformed JSON: ${parsed.left.message.replace(/ at line 1, column (\d+)$/, " at column $1")}`,
+      raw: line
+    }
 }
 
 const firstChar = async (file: string): Promise<string | undefined> => {
@@ -126,10 +140,10 @@ const parseWhole = async (file: string): Promise<Record> => {
     : { where: file, error: `malformed JSON: ${parsed.left.message}` }
 }
 
-async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator<Record> {
+async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator<Array<Record>> {
   const first = await firstChar(file)
   if (first !== "[" && first !== "{") {
-    yield { where: file, error: "expected a JSON array, an event object or {\"events\": [...]}" }
+    yield [{ where: file, error: "expected a JSON array, an event object or {\"events\": [...]}" }]
     return
   }
   const splitter = Split.make({ maxElement: WHOLE_OBJECT_LIMIT })
@@ -172,11 +186,12 @@ async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator
       try {
         text = decoder.decode(chunk, { stream: true })
       } catch {
-        yield notUtf8(`in bytes ${offset}-${offset + chunk.length}`)
+        yield [notUtf8(`in bytes ${offset}-${offset + chunk.length}`)]
         return
       }
       offset += chunk.length
-      yield* records(splitter.push(text))
+      const batch = records(splitter.push(text))
+      if (batch.length > 0) yield batch
       if (splitter.done()) return
     }
   } finally {
@@ -186,23 +201,26 @@ async function* json(file: string, onBytes: (n: number) => void): AsyncGenerator
   try {
     tail = decoder.decode()
   } catch {
-    yield notUtf8("at its end")
+    yield [notUtf8("at its end")]
     return
   }
   const last = [...splitter.push(tail), ...splitter.end()]
-  yield* records(last)
+  const rest = records(last)
+  if (rest.length > 0) yield rest
   if (last.some((piece) => piece._tag === "NoEvents")) {
-    yield Fs.statSync(file).size <= WHOLE_OBJECT_LIMIT
-      ? await parseWhole(file)
-      : { where: file, error: `one object of over ${WHOLE_OBJECT_LIMIT} bytes without an "events" array; not read` }
+    yield [
+      Fs.statSync(file).size <= WHOLE_OBJECT_LIMIT
+        ? await parseWhole(file)
+        : { where: file, error: `one object of over ${WHOLE_OBJECT_LIMIT} bytes without an "events" array; not read` }
+    ]
   }
 }
 
-/** The records of `source` in arrays of up to `size`: one await per array, not per record. */
-export async function* chunks<A>(source: AsyncIterable<A>, size: number): AsyncGenerator<Array<A>> {
+/** Batches of records regrouped into arrays of at least `size` (the last may be smaller). */
+export async function* chunks<A>(source: AsyncIterable<ReadonlyArray<A>>, size: number): AsyncGenerator<Array<A>> {
   let chunk: Array<A> = []
-  for await (const item of source) {
-    chunk.push(item)
+  for await (const batch of source) {
+    for (const item of batch) chunk.push(item)
     if (chunk.length >= size) {
       yield chunk
       chunk = []
@@ -211,8 +229,8 @@ export async function* chunks<A>(source: AsyncIterable<A>, size: number): AsyncG
   if (chunk.length > 0) yield chunk
 }
 
-/** Every record of every input, in order. `onBytes` reports progress through the files. */
-export async function* read(files: ReadonlyArray<string>, onBytes: (n: number) => void): AsyncGenerator<Record> {
+/** Every record of every input, in order, in batches (one per chunk read). `onBytes` reports progress. */
+export async function* read(files: ReadonlyArray<string>, onBytes: (n: number) => void): AsyncGenerator<Array<Record>> {
   for (const file of files) {
     if (file === "-") {
       yield* ndjson("stdin", process.stdin)

@@ -179,12 +179,19 @@ const kindAt = (text: string, i: number): Kind => {
     : "number"
 }
 
+/** The open containers of `scanValue` (their closing characters), reused from call to call. */
+const openContainers: Array<number> = []
+/** Set by `scanValue`: where the value it scanned ends. */
+let scannedEnd = 0
+
 /**
  * Scans the value starting at `start` (no whitespace before it) without building it; returns it
- * as a `RawJson` and where it ends. Iterative: any depth, no stack growth.
+ * as a `RawJson` and sets `scannedEnd`. Iterative: any depth, no stack growth; it allocates
+ * nothing but its result (it runs once per payload).
  */
-const scanValue = (text: string, start: number): { readonly raw: RawJson; readonly end: number } => {
-  const stack: Array<number> = [] // CLOSE_BRACKET or CLOSE_BRACE per open container
+const scanValue = (text: string, start: number): RawJson => {
+  const stack = openContainers
+  stack.length = 0
   let depth = 0
   overflowed = false
   let i = start
@@ -218,7 +225,8 @@ const scanValue = (text: string, start: number): { readonly raw: RawJson; readon
     for (;;) {
       const close = stack[stack.length - 1]
       if (close === undefined) {
-        return { raw: new RawJson(text.slice(start, i), kindAt(text, start), depth, overflowed), end: i }
+        scannedEnd = i
+        return new RawJson(text.slice(start, i), kindAt(text, start), depth, overflowed)
       }
       i = skipWs(text, i)
       const d = text.charCodeAt(i)
@@ -246,8 +254,8 @@ export const duplicateKeys = (object: object): ReadonlyArray<string> | undefined
 }
 
 interface Frame {
-  readonly array: Array<unknown> | undefined
-  readonly object: Record<string, unknown> | undefined
+  array: Array<unknown> | undefined
+  object: Record<string, unknown> | undefined
   key: string
 }
 
@@ -287,20 +295,34 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
   const rawDepth = options.rawDepth ?? 0
   const buildDepth = options.buildDepth ?? Number.POSITIVE_INFINITY
   const number = options.number ?? Number
+  // The open containers: frames[0 .. open - 1]. Frame objects are reused by depth, so a body of
+  // many events allocates a frame per level, not per event.
   const frames: Array<Frame> = []
+  let open = 0
+  const push = (array: Array<unknown> | undefined, object: Record<string, unknown> | undefined): Frame => {
+    let frame = frames[open]
+    if (frame === undefined) {
+      frame = { array, object, key: "" }
+      frames.push(frame)
+    } else {
+      frame.array = array
+      frame.object = object
+    }
+    open++
+    return frame
+  }
   let i = skipWs(text, 0)
   let result: unknown
   value: for (;;) {
     const c = text.charCodeAt(i)
-    const parent = frames[frames.length - 1]
+    const parent = open === 0 ? undefined : frames[open - 1]
     let v: unknown
     if (
-      (parent !== undefined && parent.object !== undefined && parent.key === rawMember && frames.length <= rawDepth) ||
-      (frames.length >= buildDepth && (c === OPEN_BRACE || c === OPEN_BRACKET))
+      (parent !== undefined && parent.object !== undefined && parent.key === rawMember && open <= rawDepth) ||
+      (open >= buildDepth && (c === OPEN_BRACE || c === OPEN_BRACKET))
     ) {
-      const scanned = scanValue(text, i)
-      v = scanned.raw
-      i = scanned.end
+      v = scanValue(text, i)
+      i = scannedEnd
     } else if (c === OPEN_BRACE) {
       const object: Record<string, unknown> = {}
       i = skipWs(text, i + 1)
@@ -308,9 +330,7 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
         i++
         v = object
       } else {
-        const frame: Frame = { array: undefined, object, key: "" }
-        i = readKey(text, i, frame)
-        frames.push(frame)
+        i = readKey(text, i, push(undefined, object))
         continue value
       }
     } else if (c === OPEN_BRACKET) {
@@ -320,7 +340,7 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
         i++
         v = array
       } else {
-        frames.push({ array, object: undefined, key: "" })
+        push(array, undefined)
         continue value
       }
     } else if (c === QUOTE) {
@@ -344,11 +364,11 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
       fail(`expected a value, found ${describeAt(text, i)}`, i)
     }
     for (;;) {
-      const top = frames[frames.length - 1]
-      if (top === undefined) {
+      if (open === 0) {
         result = v
         break value
       }
+      const top = frames[open - 1]!
       if (top.array !== undefined) top.array.push(v)
       else setMember(top.object!, top.key, v)
       i = skipWs(text, i)
@@ -361,7 +381,7 @@ export const parse = (text: string, options: ParseOptions = {}): unknown => {
       const close = top.array !== undefined ? CLOSE_BRACKET : CLOSE_BRACE
       if (d !== close) fail(`expected ',' or '${close === CLOSE_BRACE ? "}" : "]"}', found ${describeAt(text, i)}`, i)
       i++
-      frames.pop()
+      open--
       v = top.array ?? top.object
     }
   }
@@ -401,7 +421,8 @@ const readKey = (text: string, i: number, frame: Frame): number => {
 /** A whole text that must be exactly one JSON value, kept as text. Throws `JsonSyntaxError`. */
 export const scan = (text: string): RawJson => {
   const start = skipWs(text, 0)
-  const { end, raw } = scanValue(text, start)
+  const raw = scanValue(text, start)
+  const end = scannedEnd
   const rest = skipWs(text, end)
   if (rest < text.length) fail(`unexpected ${describeAt(text, rest)} after the JSON value`, rest)
   return start === 0 && end === text.length ? raw : new RawJson(text.slice(start, end), raw.kind, raw.depth, raw.overflow)
