@@ -3,7 +3,8 @@
 // Usage: node bench/run.mjs [--seconds N] [--lines N] [--only 1,6] [--compare DIR]
 //   --only 1,6:    some cases (a partial run writes only-1-6.json)
 //   --compare DIR: also runs cases 1, 2, 4 and 6 (one instance) against the build in DIR (another
-//                  checkout, `npm ci` done there) and reports this tree / that tree, same run.
+//                  checkout, `npm ci` done there): --rounds N (default 3) rounds alternating this
+//                  tree and that one, the median of each, and this tree / that tree.
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
 import { Client } from "pg"
@@ -28,6 +29,7 @@ const ONLY = onlyArg === -1 ? undefined : new Set(process.argv[onlyArg + 1].spli
 const want = (n) => ONLY === undefined || ONLY.has(n) || (n === 4 && ONLY.has(5))
 const compareArg = process.argv.indexOf("--compare")
 const COMPARE = compareArg === -1 ? undefined : Path.resolve(process.argv[compareArg + 1])
+const ROUNDS = arg("rounds", 3)
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "ea-bench-"))
 const log = (line) => process.stderr.write(`[bench] ${line}\n`)
 
@@ -266,10 +268,21 @@ const rows = []
 const row = (c, subject, value, unit, baseline, ratio, target, pass) =>
   rows.push({ case: c, subject, value: Math.round(value * 100) / 100, unit, baseline, ratio, target, result: pass === undefined ? "" : pass ? "PASS" : "FALL SHORT" })
 const r2 = (x) => Math.round(x * 100) / 100
-/** The compared tree's figure next to this tree's, measured in the same run. */
-const compared = (c, subject, ours, theirs, unit) => {
-  row(c, `${subject}, compared tree (${COMPARE})`, theirs, unit, "", "", "", undefined)
-  row(c, `${subject}, this tree vs compared`, ours, unit, "compared tree", r2(ours / theirs), "", undefined)
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+/**
+ * This tree against the compared one on the same measurement: ROUNDS rounds, alternating (this,
+ * that, this, that, ...), so the shared machine's drift weighs on both; medians and their ratio.
+ */
+const compared = async (c, subject, unit, measureTree) => {
+  const ours = []
+  const theirs = []
+  for (let round = 0; round < ROUNDS; round++) {
+    ours.push(await measureTree(root, `a${round}`))
+    theirs.push(await measureTree(COMPARE, `b${round}`))
+  }
+  log(`${c} compared: this tree ${ours.map(Math.round).join(", ")}; compared tree ${theirs.map(Math.round).join(", ")} ${unit}`)
+  row(c, `${subject}, compared tree (median of ${ROUNDS})`, median(theirs), unit, "", "", "", undefined)
+  row(c, `${subject}, this tree (median of ${ROUNDS})`, median(ours), unit, "compared tree", r2(median(ours) / median(theirs)), "", undefined)
 }
 
 try {
@@ -286,10 +299,8 @@ try {
   row("1 single event", "server, p99 latency", srv1.p99, "ms", "", "", "≤ 20 ms", srv1.p99 <= 20)
   row("1 single event", "server vs original design", srv1.rps, "req/s", "original", r2(srv1.rps / orig1.rps), "≥ 10", srv1.rps / orig1.rps >= 10)
   if (COMPARE !== undefined) {
-    const cmp1 = await measure(() => startServer(Path.join(dir, "cmp1.sqlite"), {}, COMPARE), 64, singleBody("cmp"))
-    // And this tree once more, so each tree has a run before and after the other's.
-    const again1 = await measure(() => startServer(Path.join(dir, "srv1b.sqlite")), 64, singleBody("srvb"))
-    compared("1 single event", "server req/s (mean of 2 runs)", (srv1.rps + again1.rps) / 2, cmp1.rps, "req/s")
+    await compared("1 single event", "server", "req/s", async (tree, run) =>
+      (await measure(() => startServer(Path.join(dir, `cmp1-${run}.sqlite`), {}, tree), 64, singleBody(`cmp${run}`))).rps)
   }
 
   }
@@ -304,9 +315,8 @@ try {
   row("2 batches of 1,000", "server, p99 latency", srv2.p99, "ms", "", "", "", undefined)
   row("2 batches of 1,000", "server vs original design", srv2.rps * 1000, "events/s", "original", r2(srv2.rps / orig2.rps), "", undefined)
   if (COMPARE !== undefined) {
-    const cmp2 = await measure(() => startServer(Path.join(dir, "cmp2.sqlite"), {}, COMPARE), 16, batchBody("cmp"))
-    const again2 = await measure(() => startServer(Path.join(dir, "srv2b.sqlite")), 16, batchBody("srvb"))
-    compared("2 batches of 1,000", "server events/s (mean of 2 runs)", ((srv2.rps + again2.rps) / 2) * 1000, cmp2.rps * 1000, "events/s")
+    await compared("2 batches of 1,000", "server", "events/s", async (tree, run) =>
+      (await measure(() => startServer(Path.join(dir, `cmp2-${run}.sqlite`), {}, tree), 16, batchBody(`cmp${run}`))).rps * 1000)
   }
 
   }
@@ -319,8 +329,8 @@ try {
   row("4 ingest", "event-aggregator ingest (local)", ing.eventsPerSecond, "events/s", "", "", "≥ 200,000", ing.eventsPerSecond >= 200_000)
   row("4 ingest", "peak RSS", ing.peakRss / 2 ** 20, "MiB", "", "", "≤ 300 MB", ing.peakRss <= 300e6)
   if (COMPARE !== undefined) {
-    const cmp4 = await ingest(file, Path.join(dir, "ingest-cmp.sqlite"), COMPARE)
-    compared("4 ingest", "ingest events/s", ing.eventsPerSecond, cmp4.eventsPerSecond, "events/s")
+    await compared("4 ingest", "ingest", "events/s", async (tree, run) =>
+      (await ingest(file, Path.join(dir, `ingest-cmp-${run}.sqlite`), tree)).eventsPerSecond)
   }
 
   if (want(5)) {
@@ -362,9 +372,10 @@ try {
     row("6 PostgreSQL batches", "server, 1 instance, p99 latency (worst run)", Math.max(one1.p99, one2.p99), "ms", "", "", "", undefined)
     row("6 PostgreSQL batches", "server, 2 instances, 8 + 8 conn (mean of 2 runs)", two * 1000, "events/s", "1 instance", r2(two / one), "≥ 1.00", two >= one)
     if (COMPARE !== undefined) {
-      const url = await pgSchema("cmp")
-      const cmp6 = await measure(() => startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url }, COMPARE), 16, batchBody("cmp"))
-      compared("6 PostgreSQL batches", "1 instance events/s (this tree: mean of 2 runs)", one * 1000, cmp6.rps * 1000, "events/s")
+      await compared("6 PostgreSQL batches", "server, 1 instance", "events/s", async (tree, run) => {
+        const url = await pgSchema(`cmp${run}`)
+        return (await measure(() => startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url }, tree), 16, batchBody(`cmp${run}`))).rps * 1000
+      })
     }
   } else {
     log(`case 6 skipped: PostgreSQL at ${PG_URL} is unreachable`)
