@@ -15,10 +15,12 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
 import * as Committer from "./internal/committer.js"
+import * as Live from "./internal/live.js"
 import { metrics } from "./internal/metrics.js"
 import * as State from "./internal/state.js"
 import * as Page from "./Page.js"
@@ -77,7 +79,10 @@ export const Stats = Schema.Struct({
   uptime: Schema.Number,
   started_at: Schema.String,
   workers: Schema.Number,
-  queue_capacity: Schema.NullOr(Schema.Number)
+  queue_capacity: Schema.NullOr(Schema.Number),
+  /** Followers of the log in this process, and how many of them are reading the store to catch up. */
+  followers: Schema.Number,
+  followers_catching_up: Schema.Number
 }).annotations({ identifier: "Stats" })
 
 /** @since 0.1.0 */
@@ -140,7 +145,31 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   readonly accepting: Effect.Effect<boolean>
   /** Accepting, and the store answers now (a shared database can go away and come back). */
   readonly ready: Effect.Effect<boolean>
+  /**
+   * Follows the log: every unique event after `after` (a seq; 0, the default, is the beginning;
+   * `"now"` is the head), of `topic` if given, in seq order: the stored ones first, then each as
+   * it commits, with no gap and no repeat in between. A follower that falls behind reads the store
+   * until it has caught up; it never slows publishers. The stream ends when the aggregator closes.
+   */
+  readonly follow: (options?: FollowOptions) => Stream.Stream<Event.StoredEvent, EventStore.StoreError | TooManyFollowers>
 }>() {}
+
+/**
+ * Where a follower starts: after a seq, or `"now"`; of one topic, or all.
+ *
+ * @since 0.1.0
+ */
+export type FollowOptions = Live.FollowOptions
+
+/**
+ * The process follows the log `MAX_FOLLOWERS` times already (HTTP 503); try later or elsewhere.
+ *
+ * @since 0.1.0
+ */
+export class TooManyFollowers extends Schema.TaggedError<TooManyFollowers>()("TooManyFollowers", {
+  message: Schema.String,
+  limit: Schema.Number
+}) {}
 
 export {
   /** Prometheus-style metrics, updated once per commit group. */
@@ -215,7 +244,8 @@ export const make: Effect.Effect<
   const enqueue = (events: ReadonlyArray<Event.Event>) =>
     events.length === 0 ? Effect.void : Effect.asVoid(submit(events, undefined))
 
-  const worker = Committer.worker({ store, settings, state, queue, drained })
+  const live = yield* Live.make(store)
+  const worker = Committer.worker({ store, settings, state, queue, drained, live })
   for (let i = 0; i < settings.workerCount; i++) {
     yield* Effect.forkScoped(worker)
   }
@@ -223,6 +253,8 @@ export const make: Effect.Effect<
   // Registered after the workers, so it runs before they are interrupted.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
+      // Followers end first (cleanly): they reconnect elsewhere and resume from their last seq.
+      yield* live.close
       const pending = yield* Ref.modify(state, (s) => [s.pending, { ...s, closing: true }])
       if (pending > 0) {
         yield* Effect.logInfo(`draining: committing ${pending} queued events`)
@@ -245,13 +277,15 @@ export const make: Effect.Effect<
     : Ref.get(state)
 
   const stats = Effect.map(
-    Effect.zip(current, Clock.currentTimeMillis),
-    ([s, now]): Stats => ({
+    Effect.all([current, Clock.currentTimeMillis, live.followers]),
+    ([s, now, followers]): Stats => ({
       ...State.counters(s),
       uptime: (now - startedMillis) / 1000,
       started_at,
       workers: settings.workerCount,
-      queue_capacity: capacity > 0 ? capacity : null
+      queue_capacity: capacity > 0 ? capacity : null,
+      followers: followers.following,
+      followers_catching_up: followers.catchingUp
     })
   )
 
@@ -266,7 +300,15 @@ export const make: Effect.Effect<
     get: store.get,
     accepting: Effect.map(Ref.get(state), (s) => !s.closing),
     ready: Effect.flatMap(Ref.get(state), (s) =>
-      s.closing ? Effect.succeed(false) : Effect.as(store.ping, true).pipe(Effect.orElseSucceed(() => false)))
+      s.closing ? Effect.succeed(false) : Effect.as(store.ping, true).pipe(Effect.orElseSucceed(() => false))),
+    follow: (options = {}) =>
+      live.follow(options, (following) =>
+        following >= settings.maxFollowers
+          ? new TooManyFollowers({
+            message: `this process has ${following} followers already (MAX_FOLLOWERS); retry later or follow another instance`,
+            limit: settings.maxFollowers
+          })
+          : undefined)
   })
 })
 

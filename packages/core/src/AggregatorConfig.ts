@@ -30,6 +30,8 @@ export interface Settings {
   readonly maxPayloadDepth: number
   /** Most events one commit group (one transaction) takes from the queue. */
   readonly maxGroupEvents: number
+  /** Live followers of the log per process (`MAX_FOLLOWERS`). */
+  readonly maxFollowers: number
 }
 
 /**
@@ -48,7 +50,8 @@ export const defaults: Settings = {
   synchronous: "FULL",
   maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES,
   maxPayloadDepth: Event.DEFAULT_MAX_PAYLOAD_DEPTH,
-  maxGroupEvents: 10_000
+  maxGroupEvents: 10_000,
+  maxFollowers: 1_000
 }
 
 const UNITS: Record<string, number> = {
@@ -118,6 +121,11 @@ export const maxPayloadDepth: Config.Config<number> = Config.integer("MAX_PAYLOA
   Config.withDefault(defaults.maxPayloadDepth)
 )
 
+/** `MAX_FOLLOWERS` */
+export const maxFollowers: Config.Config<number> = Config.integer("MAX_FOLLOWERS").pipe(
+  Config.withDefault(defaults.maxFollowers)
+)
+
 /** All the core's settings from the environment (types only; `check` applies the bounds). */
 export const config: Config.Config<Settings> = Config.all({
   dbPath,
@@ -126,7 +134,8 @@ export const config: Config.Config<Settings> = Config.all({
   synchronous,
   maxEventBytes,
   maxPayloadDepth,
-  maxGroupEvents: Config.succeed(defaults.maxGroupEvents)
+  maxGroupEvents: Config.succeed(defaults.maxGroupEvents),
+  maxFollowers
 })
 
 /** A rule a setting must follow: `undefined` when `value` follows it, else what it must be. */
@@ -183,7 +192,8 @@ export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.
   synchronous: ["SQLITE_SYNCHRONOUS", oneOf(["FULL", "NORMAL"])],
   maxEventBytes: ["MAX_EVENT_BYTES", integer(1)],
   maxPayloadDepth: ["MAX_PAYLOAD_DEPTH", integer(1, Event.MAX_PAYLOAD_DEPTH_LIMIT)],
-  maxGroupEvents: ["maxGroupEvents", integer(1)]
+  maxGroupEvents: ["maxGroupEvents", integer(1)],
+  maxFollowers: ["MAX_FOLLOWERS", integer(0)]
 })
 
 /**

@@ -9,6 +9,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
 import type * as Event from "./Event.js"
 
 /**
@@ -60,6 +61,18 @@ export interface Outcome {
 export interface Appended {
   readonly outcomes: ReadonlyArray<Outcome>
   readonly deltas: ReadonlyMap<string, TopicCounters>
+  /** The `received_at` the new events were stored with. */
+  readonly receivedAt: string
+}
+
+/**
+ * Seqs `from` to `to` were committed together (by this process or, with a shared store, another).
+ *
+ * @since 0.1.0
+ */
+export interface Committed {
+  readonly from: number
+  readonly to: number
 }
 
 /** Persisted counters of one topic. `conflicts` is a subset of `duplicate_dropped`. */
@@ -119,4 +132,11 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
   readonly shared: boolean
   /** Succeeds when the store can serve requests now (readiness: `/ready`). */
   readonly ping: Effect.Effect<void, StoreError>
+  /** The highest `seq` stored (0 when empty). Every event up to it is visible to reads. */
+  readonly head: Effect.Effect<number, StoreError>
+  /**
+   * With a shared store: the ranges every process commits, as they commit (so followers of this
+   * process learn of other processes' events). Undefined when only this process writes.
+   */
+  readonly commits: Stream.Stream<Committed, StoreError> | undefined
 }>() {}

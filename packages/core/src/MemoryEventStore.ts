@@ -56,7 +56,7 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
         topicRows.push(stored)
       }
       for (const [topic, delta] of plan.deltas) counters.set(topic, EventStore.addCounters(counters.get(topic), { ...delta }))
-      return { outcomes: plan.outcomes, deltas: plan.deltas }
+      return { outcomes: plan.outcomes, deltas: plan.deltas, receivedAt: received_at }
     })
 
   const read = (options: EventStore.ReadOptions) =>
@@ -75,7 +75,9 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
     get,
     counters: Effect.sync(() => ({ per_topic: new Map(counters) })),
     shared: false,
-    ping: Effect.void
+    ping: Effect.void,
+    head: Effect.sync(() => log.length),
+    commits: undefined
   })
 })
 

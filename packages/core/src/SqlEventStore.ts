@@ -31,7 +31,7 @@ interface CountersRow {
 export const reads = (
   sql: SqlClient.SqlClient,
   statements: Statements
-): Pick<EventStore.EventStore["Type"], "read" | "get" | "counters" | "ping"> => ({
+): Pick<EventStore.EventStore["Type"], "read" | "get" | "counters" | "ping" | "head"> => ({
   read: (options) =>
     EventStore.StoreError.refail(
       "read",
@@ -58,5 +58,12 @@ export const reads = (
       }]))
     }))
   ),
-  ping: EventStore.StoreError.refail("read", Effect.asVoid(sql.unsafe("SELECT 1")))
+  ping: EventStore.StoreError.refail("read", Effect.asVoid(sql.unsafe("SELECT 1"))),
+  head: EventStore.StoreError.refail(
+    "read",
+    Effect.map(
+      sql.unsafe<{ readonly head: number | string }>("SELECT coalesce(max(seq), 0) AS head FROM events"),
+      ([row]) => Number(row?.head ?? 0)
+    )
+  )
 })

@@ -97,17 +97,17 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
         for (const row of found) existing.set(Event.keyString(row), row)
         const [next] = yield* sql.unsafe<{ readonly next: number }>(NEXT_SEQ)
         const plan = Plan.plan(events, (k) => existing.get(k), next?.next ?? 1)
+        const receivedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
         if (plan.rows.length > 0) {
-          const now = yield* Clock.currentTimeMillis
           const rows = plan.rows.map((r) => [r.seq, r.topic, r.event_id, r.timestamp, r.source, r.payload])
-          yield* sql.unsafe(INSERT, [new Date(now).toISOString(), JSON.stringify(rows)])
+          yield* sql.unsafe(INSERT, [receivedAt, JSON.stringify(rows)])
         }
         const deltas = Array.from(
           plan.deltas,
           ([topic, d]) => [topic, d.unique_processed, d.duplicate_dropped, d.conflicts]
         )
         yield* sql.unsafe(UPDATE_COUNTERS, [JSON.stringify(deltas)])
-        return { outcomes: plan.outcomes, deltas: plan.deltas }
+        return { outcomes: plan.outcomes, deltas: plan.deltas, receivedAt }
       }))
     )
 
@@ -115,7 +115,8 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
   return EventStore.EventStore.of({
     append,
     ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
-    shared: false
+    shared: false,
+    commits: undefined
   })
 }
 

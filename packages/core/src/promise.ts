@@ -12,6 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Aggregator from "./Aggregator.js"
 import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
@@ -64,6 +65,12 @@ export interface AggregatorClient {
     readonly after?: number
     readonly limit?: number
   }) => Promise<Page.Page>
+  /**
+   * Follows the log: every event after `after` (a seq, default 0; or `"now"`), of `topic` if given,
+   * stored ones first, then each as it commits; no gap, no repeat. `for await` over it; `break`
+   * (or `return()`) ends the subscription. It ends by itself when the aggregator closes.
+   */
+  readonly follow: (options?: Aggregator.FollowOptions) => AsyncIterable<Event.StoredEvent>
   /** The stored copy of a key, or undefined. */
   readonly get: (topic: string, eventId: string) => Promise<Event.StoredEvent | undefined>
   readonly stats: () => Promise<Aggregator.Stats>
@@ -129,6 +136,7 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
     await runtime.dispose()
     return Promise.reject(e)
   })
+  const effectRuntime = await runtime.runtime()
 
   return {
     publish: (input) =>
@@ -154,6 +162,16 @@ export const createAggregator = async (options: CreateOptions = {}): Promise<Agg
       const problem = Page.check(after, limit)
       if (problem !== undefined) return Promise.reject(new InvalidArgument(problem))
       return run(Effect.flatMap(Aggregator.Aggregator, (a) => a.events({ topic: query.topic, after, limit })))
+    },
+    follow: (options = {}) => {
+      const after = options.after ?? 0
+      if (after !== "now" && Page.check(after, 1) !== undefined) {
+        throw new InvalidArgument(`after must be a seq (an integer of 0 or more) or "now", got ${JSON.stringify(after)}`)
+      }
+      return Stream.toAsyncIterableRuntime(
+        Stream.unwrap(Effect.map(Aggregator.Aggregator, (a) => a.follow({ ...options, after }))),
+        effectRuntime
+      )
     },
     get: (topic, event_id) =>
       run(Effect.flatMap(Aggregator.Aggregator, (a) => a.get({ topic, event_id }))).then(Option.getOrUndefined),

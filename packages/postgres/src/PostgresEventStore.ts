@@ -28,6 +28,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
@@ -89,13 +90,13 @@ export const replanned: Metric.Metric.Counter<number> = Pipeline.replanned
  */
 export const pipelineGroups: Metric.Metric.Gauge<number> = Pipeline.planned
 
-const fromClient = (sql: SqlClient.SqlClient): Effect.Effect<EventStore.EventStore["Type"]> => {
+const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore["Type"], SqlError.SqlError> => {
   /** The stored copies of `keys`, by key. */
   const find = (keys: ReadonlyArray<Event.Key>) =>
     Effect.map(sql.unsafe<Plan.StoredRow>(FIND, [keys.map((k) => k.topic), keys.map((k) => k.event_id)]), existingOf)
 
   /** The locked step: the plan's rows and counters; the new rows' base (first seq - 1). */
-  const commitPlan = (plan: Plan.Plan, group: string) =>
+  const commitPlan = (plan: Plan.Plan, group: string, receivedAt: string) =>
     Effect.gen(function*() {
       const r = plan.rows
       const deltas = Array.from(plan.deltas)
@@ -106,7 +107,7 @@ const fromClient = (sql: SqlClient.SqlClient): Effect.Effect<EventStore.EventSto
         r.map((x) => x.timestamp),
         r.map((x) => x.source),
         r.map((x) => x.payload),
-        new Date(yield* Clock.currentTimeMillis).toISOString(),
+        receivedAt,
         deltas.map(([topic]) => topic),
         deltas.map(([, d]) => d.unique_processed),
         deltas.map(([, d]) => d.duplicate_dropped),
@@ -141,17 +142,17 @@ const fromClient = (sql: SqlClient.SqlClient): Effect.Effect<EventStore.EventSto
         Option.isSome(base) && base.value !== undefined ? Effect.succeed(base.value) : Effect.fail(error)))
 
   /** One commit attempt of a planned group, under a fresh group id. */
-  const commit = (plan: Plan.Plan) =>
+  const commit = (plan: Plan.Plan, receivedAt: string) =>
     Effect.suspend(() => {
       const group = Crypto.randomUUID()
-      return Effect.catchIf(settled(group, commitPlan(plan, group)), isStalePlan, () => Effect.fail(new Pipeline.StalePlan()))
+      return Effect.catchIf(settled(group, commitPlan(plan, group, receivedAt)), isStalePlan, () => Effect.fail(new Pipeline.StalePlan()))
     })
 
   /**
    * When a plan went stale: lock, look up, plan and commit in one transaction. Under the lock nothing
    * can go stale; if it ever did, the commit statement fails and the transaction rolls back.
    */
-  const appendLocked = (events: ReadonlyArray<Event.Event>) =>
+  const appendLocked = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
     Effect.suspend(() => {
       const group = Crypto.randomUUID()
       let decided: { readonly plan: Plan.Plan; readonly found: ReadonlyMap<string, Plan.Existing> } | undefined
@@ -160,21 +161,39 @@ const fromClient = (sql: SqlClient.SqlClient): Effect.Effect<EventStore.EventSto
         const found = yield* find(Plan.distinctKeys(events))
         const plan = Plan.plan(events, (k) => found.get(k), 1)
         decided = { plan, found }
-        return yield* commitPlan(plan, group)
+        return yield* commitPlan(plan, group, receivedAt)
       }))
       // The plan is known once the commit ran, so also when only its reply was lost.
       return Effect.flatMap(settled(group, locked), (base) =>
         decided === undefined
           ? Effect.dieMessage("a group committed before it was planned")
-          : Effect.succeed(Pipeline.rebase(events, decided.plan, decided.found, new Map(), base)))
+          : Effect.succeed(Pipeline.rebase(events, decided.plan, decided.found, new Map(), base, receivedAt)))
     })
 
-  return Effect.map(Pipeline.make({ lookup: find, commit, appendLocked }), (pipeline) =>
-    EventStore.EventStore.of({
-      append: (events) => EventStore.StoreError.refail("append", pipeline.append(events)),
+  return Effect.gen(function*() {
+    const pipeline = yield* Pipeline.make({ lookup: find, commit, appendLocked })
+    const [row] = yield* sql.unsafe<{ readonly channel: string }>("SELECT event_aggregator_commit_channel() AS channel")
+    const channel = row?.channel ?? "event_aggregator"
+    return EventStore.EventStore.of({
+      append: (events) =>
+        EventStore.StoreError.refail(
+          "append",
+          Effect.flatMap(Clock.currentTimeMillis, (now) => pipeline.append(events, new Date(now).toISOString()))
+        ),
       ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
-      shared: true
-    }))
+      shared: true,
+      // Every instance's commits, announced by the commit statement (NOTIFY, delivered on commit).
+      commits: sql.listen(channel).pipe(
+        Stream.filterMap((payload) => {
+          const [from, to] = payload.split(",").map(Number)
+          return from !== undefined && to !== undefined && Number.isSafeInteger(from) && Number.isSafeInteger(to)
+            ? Option.some({ from, to })
+            : Option.none()
+        }),
+        Stream.mapError((cause) => new EventStore.StoreError({ operation: "read", cause }))
+      )
+    })
+  })
 }
 
 /**

@@ -15,6 +15,8 @@ import type * as EventStore from "../../core/src/EventStore.js"
 import { event } from "../../core/test/utils.js"
 import * as Pipeline from "../src/internal/pipeline.js"
 
+const RECEIVED_AT = "2026-01-01T00:00:00.000Z"
+
 /** A commit that failed for another reason than a stale plan (a lost connection, say). */
 class Broken extends Data.TaggedError("Broken") {}
 
@@ -80,7 +82,7 @@ const fakeDatabase = Effect.gen(function*() {
         const plan = Plan.plan(events, (k) => found.get(k), 1)
         const base = log.length
         for (const row of plan.rows) store(row, base + row.seq)
-        return Pipeline.rebase(events, plan, found, new Map(), base)
+        return Pipeline.rebase(events, plan, found, new Map(), base, RECEIVED_AT)
       })
   }
 
@@ -136,10 +138,10 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
       db.storeElsewhere(event("t", "old")) // seq 1: bases are not 0
       const g1 = [event("t", "k1", { v: 1 }), event("t", "k2")]
       const g2 = [event("t", "k1", { v: 1 }), event("t", "k3"), event("t", "k2", { v: 2 }), event("t", "old")]
-      const f1 = yield* Effect.fork(db.pipeline.append(g1))
+      const f1 = yield* Effect.fork(db.pipeline.append(g1, RECEIVED_AT))
       yield* releaseLookup(db)
       const c1 = yield* Queue.take(db.commits)
-      const f2 = yield* Effect.fork(db.pipeline.append(g2))
+      const f2 = yield* Effect.fork(db.pipeline.append(g2, RECEIVED_AT))
       yield* releaseLookup(db) // it found only "old": g1's rows are not stored yet
       yield* untilPlanned(before + 2)
       yield* release(c1)
@@ -155,10 +157,10 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
     Effect.gen(function*() {
       const db = yield* fakeDatabase
       const stale = yield* replanned
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k1")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k1")], RECEIVED_AT))
       yield* releaseLookup(db)
       const c1 = yield* Queue.take(db.commits)
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k1"), event("t", "k2")]))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k1"), event("t", "k2")], RECEIVED_AT))
       const l2 = yield* Queue.take(db.lookups) // read before g1 committed
       yield* release(c1)
       assert.deepStrictEqual(statuses(yield* Fiber.join(f1)), [["accepted", 1]])
@@ -172,8 +174,8 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
   it.scoped("lookups run at once: the group whose lookup ends first is planned first, and commits first", () =>
     Effect.gen(function*() {
       const db = yield* fakeDatabase
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k", { by: 1 }), event("t", "a")]))
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k", { by: 2 }), event("t", "b")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k", { by: 1 }), event("t", "a")], RECEIVED_AT))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k", { by: 2 }), event("t", "b")], RECEIVED_AT))
       const [l1, l2] = [yield* Queue.take(db.lookups), yield* Queue.take(db.lookups)]
       const [first, second] = l1.input.some((k) => k.event_id === "a") ? [l1, l2] : [l2, l1]
       yield* release(second) // g2's lookup answers first
@@ -191,10 +193,10 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
       const db = yield* fakeDatabase
       const before = yield* pipelined
       db.readyWhen((plan) => plan.rows.some((r) => r.event_id === "second"))
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "first")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "first")], RECEIVED_AT))
       yield* releaseLookup(db)
       const c1 = yield* Queue.take(db.commits)
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "second")]))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "second")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 2)
       yield* untilSuspended(f2)
@@ -210,13 +212,13 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
       const db = yield* fakeDatabase
       const before = yield* pipelined
       const stale = yield* replanned
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "x", { by: "us" }), event("t", "k1")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "x", { by: "us" }), event("t", "k1")], RECEIVED_AT))
       yield* releaseLookup(db)
       const c1 = yield* Queue.take(db.commits)
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k1"), event("t", "k2")]))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k1"), event("t", "k2")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 2)
-      const f3 = yield* Effect.fork(db.pipeline.append([event("t", "z")]))
+      const f3 = yield* Effect.fork(db.pipeline.append([event("t", "z")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 3)
       db.storeElsewhere(event("t", "x", { by: "them" })) // seq 1, after our lookup
@@ -235,13 +237,13 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
     Effect.gen(function*() {
       const db = yield* fakeDatabase
       const before = yield* pipelined
-      const f0 = yield* Effect.fork(db.pipeline.append([event("t", "k", { v: 0 })]))
+      const f0 = yield* Effect.fork(db.pipeline.append([event("t", "k", { v: 0 })], RECEIVED_AT))
       yield* releaseLookup(db)
       const c0 = yield* Queue.take(db.commits)
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "a")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "a")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 2)
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k", { v: 2 }), event("t", "y")]))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k", { v: 2 }), event("t", "y")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 3)
       const interrupting = yield* Effect.fork(Fiber.interrupt(f1))
@@ -261,16 +263,16 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
     Effect.gen(function*() {
       const db = yield* fakeDatabase
       const before = yield* pipelined
-      const f0 = yield* Effect.fork(db.pipeline.append([event("t", "k")]))
+      const f0 = yield* Effect.fork(db.pipeline.append([event("t", "k")], RECEIVED_AT))
       yield* releaseLookup(db)
       const c0 = yield* Queue.take(db.commits)
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k"), event("t", "m")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k"), event("t", "m")], RECEIVED_AT))
       yield* Queue.take(db.lookups) // never answered
       assert.isTrue(Exit.isInterrupted(yield* Fiber.interrupt(f1)))
       assert.strictEqual(yield* pipelined, before + 1, "only g0 is planned")
       yield* release(c0)
       assert.deepStrictEqual(statuses(yield* Fiber.join(f0)), [["accepted", 1]])
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "m"), event("t", "k")]))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "m"), event("t", "k")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* Effect.flatMap(Queue.take(db.commits), release)
       assert.deepStrictEqual(statuses(yield* Fiber.join(f2)), [["accepted", 2], ["duplicate", 1]])
@@ -283,13 +285,13 @@ describe("CommitPipeline", { timeout: 10_000 }, () => {
       const db = yield* fakeDatabase
       const before = yield* pipelined
       const stale = yield* replanned
-      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k1")]))
+      const f1 = yield* Effect.fork(db.pipeline.append([event("t", "k1")], RECEIVED_AT))
       yield* releaseLookup(db)
       const c1 = yield* Queue.take(db.commits)
-      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k1"), event("t", "k2")]))
+      const f2 = yield* Effect.fork(db.pipeline.append([event("t", "k1"), event("t", "k2")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 2)
-      const f3 = yield* Effect.fork(db.pipeline.append([event("t", "z")]))
+      const f3 = yield* Effect.fork(db.pipeline.append([event("t", "z")], RECEIVED_AT))
       yield* releaseLookup(db)
       yield* untilPlanned(before + 3)
       yield* Deferred.fail(c1.go, new Broken())

@@ -17,6 +17,7 @@ import * as Schedule from "effect/Schedule"
 import type * as AggregatorConfig from "../AggregatorConfig.js"
 import type * as Event from "../Event.js"
 import type * as EventStore from "../EventStore.js"
+import type * as Live from "./live.js"
 import { metrics } from "./metrics.js"
 import { addTopic, type Request, type State } from "./state.js"
 
@@ -42,10 +43,12 @@ export interface Context {
   readonly queue: Queue.Queue<Request>
   /** Completed when shutdown has begun and nothing is pending any more. */
   readonly drained: Deferred.Deferred<void>
+  /** Tells followers of each commit. */
+  readonly live: Live.Live
 }
 
 /** One worker: forever takes a group from the queue and commits it. */
-export const worker = ({ drained, queue, settings, state, store }: Context): Effect.Effect<never> => {
+export const worker = ({ drained, live, queue, settings, state, store }: Context): Effect.Effect<never> => {
   /** Applies a finished group to the stats; completes `drained` when closing and nothing is left. */
   const settle = (f: (s: State) => State) =>
     Effect.flatMap(
@@ -120,6 +123,7 @@ export const worker = ({ drained, queue, settings, state, store }: Context): Eff
           perTopic
         }
       })
+      if (accepted > 0) yield* live.committed(events, outcomes, result.right.receivedAt)
       let offset = 0
       for (const r of group) {
         const n = r.events.length

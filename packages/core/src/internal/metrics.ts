@@ -35,5 +35,11 @@ export const metrics = {
     "event_aggregator_commit_duration_seconds",
     MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 14 }),
     "Time to commit one group"
-  )
+  ),
+  followers: Metric.gauge("event_aggregator_followers", {
+    description: "Followers of the log in this process (library streams, SSE, long-polls)"
+  }),
+  followersCatchingUp: Metric.gauge("event_aggregator_followers_catching_up", {
+    description: "Followers reading the store to catch up (behind the live announcements)"
+  })
 }

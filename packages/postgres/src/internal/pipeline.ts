@@ -29,9 +29,9 @@ export interface Steps<E> {
    * they went: their base (first seq - 1). Fails with `StalePlan`, storing nothing, when one of its
    * "new" keys is already stored.
    */
-  readonly commit: (plan: Plan.Plan) => Effect.Effect<number, E | StalePlan>
+  readonly commit: (plan: Plan.Plan, receivedAt: string) => Effect.Effect<number, E | StalePlan>
   /** Decides a group again under the lock (look up, plan and commit in one transaction). */
-  readonly appendLocked: (events: ReadonlyArray<Event.Event>) => Effect.Effect<EventStore.Appended, E>
+  readonly appendLocked: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<EventStore.Appended, E>
 }
 
 /**
@@ -80,21 +80,23 @@ export const rebase = (
   plan: Plan.Plan,
   found: ReadonlyMap<string, Plan.Existing>,
   earlier: ReadonlyMap<string, number>,
-  base: number
+  base: number,
+  receivedAt: string
 ): EventStore.Appended => {
-  if (base === 0 && earlier.size === 0) return { outcomes: plan.outcomes, deltas: plan.deltas }
+  if (base === 0 && earlier.size === 0) return { outcomes: plan.outcomes, deltas: plan.deltas, receivedAt }
   const outcomes = Arr.zipWith(events, plan.outcomes, (event, o): EventStore.Outcome => {
     const key = Event.keyString(event)
     const from = earlier.get(key)
     if (from !== undefined) return { status: o.status, seq: o.seq + from }
     return found.has(key) ? o : { status: o.status, seq: o.seq + base }
   })
-  return { outcomes, deltas: plan.deltas }
+  return { outcomes, deltas: plan.deltas, receivedAt }
 }
 
 /** The pipeline's entry: what `EventStore.append` does. */
 export interface CommitPipeline<E> {
-  readonly append: (events: ReadonlyArray<Event.Event>) => Effect.Effect<EventStore.Appended, E>
+  /** `receivedAt`: what the group's new events are stored with. */
+  readonly append: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<EventStore.Appended, E>
 }
 
 export const make = <E>(steps: Steps<E>): Effect.Effect<CommitPipeline<E>> =>
@@ -158,7 +160,7 @@ export const make = <E>(steps: Steps<E>): Effect.Effect<CommitPipeline<E>> =>
      * it runs to its commit (or failure) and completes `done` in order, whatever happens to the
      * caller. The lookup is registered and its cleanup installed with no interruption point between.
      */
-    const append = (events: ReadonlyArray<Event.Event>): Effect.Effect<EventStore.Appended, E> =>
+    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string): Effect.Effect<EventStore.Appended, E> =>
       Effect.uninterruptibleMask((restore) => {
         const keys = Plan.distinctKeys(events)
         const lookup: Lookup = { seen: commits }
@@ -175,19 +177,19 @@ export const make = <E>(steps: Steps<E>): Effect.Effect<CommitPipeline<E>> =>
           const bases = basesOf(planning.origin)
           const base = bases === undefined
             ? undefined // an earlier group we counted on did not commit
-            : yield* Effect.catchIf(steps.commit(planning.plan), isStalePlan, () =>
+            : yield* Effect.catchIf(steps.commit(planning.plan, receivedAt), isStalePlan, () =>
               Effect.as(Metric.increment(replanned), undefined))
           if (bases === undefined || base === undefined) {
             // Decided again under the lock, and so are the groups planned on our rows (after this
             // one: `done` completes on exit, so our groups still commit in order).
             self.state = GroupState.Failed()
-            return yield* steps.appendLocked(events)
+            return yield* steps.appendLocked(events, receivedAt)
           }
           if (planning.plan.rows.length > 0) commits++
           self.state = GroupState.Committed({ base, commitNumber: commits })
           yield* Deferred.succeed(done, undefined)
           prune()
-          return rebase(events, planning.plan, found, bases, base)
+          return rebase(events, planning.plan, found, bases, base, receivedAt)
         }).pipe(Effect.onExit(() =>
           Effect.suspend(() => {
             lookups.delete(lookup)
