@@ -103,5 +103,7 @@ export const statsBody = (received: number, unique: number, duplicates: number) 
   uptime: 1,
   started_at: "2025-01-31T12:00:00.000Z",
   workers: 2,
-  queue_capacity: null
+  queue_capacity: null,
+  followers: 0,
+  followers_catching_up: 0
 })
