@@ -50,6 +50,7 @@ describe("event-aggregator", () => {
       assert.include(r.stdout, "Example", command)
       assert.include(r.stdout, `event-aggregator ${command}`, command)
     }
+    assert.include((await cli(["events", "--help"])).stdout, "event-aggregator events --follow")
   })
 
   it("serve refuses out-of-range flags with one line naming the setting", async () => {

@@ -27,6 +27,78 @@ export const cli = (args: ReadonlyArray<string>, options: { readonly input?: str
     else child.stdin!.end()
   })
 
+/** The built bin running in the background (`events --follow`). */
+export interface Running {
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Resolves once stdout holds `n` whole lines; rejects if the process exits first. */
+  readonly lines: (n: number) => Promise<void>
+  /** Resolves once `ready(stdout, stderr)` holds; rejects if the process exits first. */
+  readonly until: (ready: (stdout: string, stderr: string) => boolean) => Promise<void>
+  /** Sends `signal` and resolves with the exit. */
+  readonly stop: (signal: NodeJS.Signals) => Promise<Result>
+  readonly exited: Promise<Result>
+}
+
+const running = new Set<ChildProcess.ChildProcess>()
+
+/** Kills every process `spawnCli` started that is still running (after a failed test). */
+export const killRunning = () => {
+  for (const child of running) child.kill("SIGKILL")
+}
+
+/** Starts the built `event-aggregator` with `args` (API_KEY unset) without waiting for it. */
+export const spawnCli = (args: ReadonlyArray<string>): Running => {
+  const child = ChildProcess.spawn(process.execPath, [bin, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, API_KEY: "" }
+  })
+  running.add(child)
+  let stdout = ""
+  let stderr = ""
+  const waiting: Array<() => void> = []
+  const wake = () => {
+    for (const f of waiting.splice(0)) f()
+  }
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    stdout += c
+    wake()
+  })
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    stderr += c
+    wake()
+  })
+  let done = false
+  const exited = new Promise<Result>((resolve) =>
+    child.once("close", (code) => {
+      running.delete(child)
+      done = true
+      resolve({ code, stdout, stderr })
+      wake()
+    })
+  )
+  const until = (ready: (stdout: string, stderr: string) => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (ready(stdout, stderr)) resolve()
+        else if (done) reject(new Error(`exited before it was ready:\n${stdout}\n${stderr}`))
+        else waiting.push(check)
+      }
+      check()
+    })
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    lines: (n) => until((out) => out.split("\n").length - 1 >= n),
+    until,
+    stop: (signal) => {
+      child.kill(signal)
+      return exited
+    },
+    exited
+  }
+}
+
 export interface Request {
   readonly method: string
   readonly path: string
@@ -103,5 +175,7 @@ export const statsBody = (received: number, unique: number, duplicates: number) 
   uptime: 1,
   started_at: "2025-01-31T12:00:00.000Z",
   workers: 2,
-  queue_capacity: null
+  queue_capacity: null,
+  followers: 0,
+  followers_catching_up: 0
 })

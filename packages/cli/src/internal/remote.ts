@@ -2,7 +2,7 @@
  * A client of a running server. Payloads travel as JSON text in both directions (never through
  * `JSON.parse`); each request retries its own 503s and network errors.
  */
-import { type Event, EventJson, Page } from "@event-aggregator/core"
+import { Event, EventJson, Page } from "@event-aggregator/core"
 import { Api } from "@event-aggregator/server"
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -24,7 +24,7 @@ import * as Schema from "effect/Schema"
 export class RemoteError extends Data.TaggedError("RemoteError")<{ readonly message: string }> {}
 
 /** Why one attempt failed, and whether (and how soon) it may be tried again. */
-interface Failure {
+export interface Failure {
   readonly message: string
   readonly retryable: boolean
   /** The server's Retry-After (503 only); the next attempt waits at least this long. */
@@ -32,7 +32,7 @@ interface Failure {
 }
 
 /** Backoff: 200 ms doubling, each wait capped at 5 s (before Retry-After, which may be longer). */
-const BACKOFF_BASE = Duration.millis(200)
+export const BACKOFF_BASE = Duration.millis(200)
 const BACKOFF_CAP = Duration.seconds(5)
 /** A Retry-After beyond this is read as this: a wrong header must not stall the CLI for hours. */
 const RETRY_AFTER_CAP = Duration.minutes(2)
@@ -77,7 +77,7 @@ const fromBody = (text: string): string | undefined => {
   }
 }
 
-const describeStatus = (response: HttpClientResponse.HttpClientResponse) =>
+export const describeStatus = (response: HttpClientResponse.HttpClientResponse) =>
   Effect.map(
     Effect.orElseSucceed(response.text, () => ""),
     (text) => fromBody(text) ?? `the server answered ${response.status} to ${response.request.method} ${response.request.url}`
@@ -148,6 +148,13 @@ export const publishBody = (events: ReadonlyArray<Event.Event>): string => {
 
 const decodePublishResponse = Schema.decodeUnknown(Schema.parseJson(Schema.Union(Api.PublishResult, Api.Queued)))
 
+/** An event as `EventJson.parse` gives it, its payload (kept as `RawJson`) turned back into its text. */
+const withPayloadText = (e: unknown): unknown => {
+  if (!Predicate.isRecord(e) || !(e.payload instanceof EventJson.RawJson)) return e
+  const raw = e.payload
+  return { ...e, payload: raw.kind === "object" ? raw.text : undefined }
+}
+
 /** A page of `GET /events` from its text, payloads kept as the text the server sent. */
 export const pageOf = (text: string): Either.Either<Page.Page, string> => {
   const parsed = EventJson.parse(text)
@@ -156,14 +163,21 @@ export const pageOf = (text: string): Either.Either<Page.Page, string> => {
   if (!Predicate.isRecord(body) || !Array.isArray(body.events)) {
     return Either.left("unexpected answer from the server: no events array")
   }
-  const withText = body.events.map((e: unknown) => {
-    if (!Predicate.isRecord(e) || !(e.payload instanceof EventJson.RawJson)) return e
-    const raw = e.payload
-    return { ...e, payload: raw.kind === "object" ? raw.text : undefined }
-  })
   return Either.mapLeft(
-    Schema.decodeUnknownEither(Page.Page)({ ...body, events: withText }),
+    Schema.decodeUnknownEither(Page.Page)({ ...body, events: body.events.map(withPayloadText) }),
     (error) => `unexpected answer from the server: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+  )
+}
+
+const decodeStored = Schema.decodeUnknownEither(Event.StoredEvent)
+
+/** One stored event from its JSON text (the data of a stream message), the payload kept as the text the server sent. */
+export const storedOf = (text: string): Either.Either<Event.StoredEvent, string> => {
+  const parsed = EventJson.parse(text)
+  if (Either.isLeft(parsed)) return Either.left(`unexpected event from the server: ${parsed.left.message}`)
+  return Either.mapLeft(
+    decodeStored(withPayloadText(parsed.right)),
+    (error) => `unexpected event from the server: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
   )
 }
 
