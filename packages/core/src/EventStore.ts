@@ -7,9 +7,11 @@
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import type * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import type * as Event from "./Event.js"
 
 /**
@@ -140,3 +142,25 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
    */
   readonly commits: Stream.Stream<Committed, StoreError> | undefined
 }>() {}
+
+/**
+ * Commits learned by reading `head` every `interval` (for a store that cannot announce them): one
+ * range per change of the head.
+ *
+ * @since 0.1.0
+ */
+export const polledCommits = (
+  head: Effect.Effect<number, StoreError>,
+  interval: Duration.DurationInput
+): Stream.Stream<Committed, StoreError> =>
+  Stream.unwrap(Effect.map(head, (start) => {
+    let known = start
+    return Stream.repeatEffectWithSchedule(head, Schedule.spaced(interval)).pipe(
+      Stream.filterMap((now) => {
+        if (now <= known) return Option.none()
+        const range = { from: known + 1, to: now }
+        known = now
+        return Option.some(range)
+      })
+    )
+  }))

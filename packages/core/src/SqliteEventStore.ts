@@ -9,6 +9,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -57,6 +58,9 @@ const GET = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND event_id = ?`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
 const runMigrations = Migrator.make({})
+
+/** How often a follower's process reads the head, to learn of commits another process made. */
+const POLL = Duration.millis(250)
 
 /**
  * Opens (creating if needed) the database file, applies migrations, and returns the store. The
@@ -111,12 +115,15 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
       }))
     )
 
+  const reads = SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS })
   // One writer process per file (see the README), so the counters only move through this one.
   return EventStore.EventStore.of({
     append,
-    ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
+    ...reads,
     shared: false,
-    commits: undefined
+    // Readers in other processes (a CLI following a server's file) learn of commits by reading the
+    // head; read only while someone follows.
+    commits: EventStore.polledCommits(reads.head, POLL)
   })
 }
 

@@ -112,7 +112,7 @@ const follow = (f: FollowFlags, after: number | "now") =>
         after,
         onReconnect: (message) => Console.error(`event-aggregator: ${message}`)
       }).pipe(Stream.provideLayer(NodeHttpClient.layerUndici))
-      : Stream.unwrapScoped(Effect.map(Local.openFollowing(f), (a) => a.follow({ topic, after })))
+      : Stream.unwrapScoped(Effect.map(Local.open(f), (a) => a.follow({ topic, after })))
     const rows = Table.streaming(HEADERS)
     // One write per batch that arrives (a catch-up page, a commit group), not one per event.
     const render = f.json
