@@ -145,6 +145,9 @@ export const Queued = Schema.Struct({
   queued: Schema.Number
 }).annotations({ identifier: "Queued", description: "In the queue, not yet committed (ack=queued)" })
 
+/** The longest `GET /events?wait=`, in seconds. */
+export const MAX_WAIT_SECONDS = 60
+
 /** `GET /events` query, as text: the handler reads it with `Page.RequestFromQuery`. */
 export const EventsParams = Schema.Struct({
   topic: Schema.optional(Schema.String.annotations({ description: "only this topic" })),
@@ -155,6 +158,11 @@ export const EventsParams = Schema.Struct({
   limit: Schema.optional(Schema.String.annotations({
     description: `1–${Page.MAX_LIMIT} (default ${Page.DEFAULT_LIMIT})`,
     jsonSchema: { type: "integer", minimum: 1, maximum: Page.MAX_LIMIT }
+  })),
+  wait: Schema.optional(Schema.String.annotations({
+    description: `long-poll: when nothing follows \`after\`, wait up to this many seconds (0–${MAX_WAIT_SECONDS}, default 0) ` +
+      "for an event to commit, then answer the page; an empty page when the time runs out",
+    jsonSchema: { type: "integer", minimum: 0, maximum: MAX_WAIT_SECONDS }
   }))
 })
 
@@ -239,6 +247,7 @@ export class EventsReadApi extends HttpApiGroup.make("events")
       .addSuccess(PageJson)
       .addError(BadRequest, { status: 400 })
       .addError(StoreUnavailable, { status: 503 })
+      .addError(TooManyFollowers, { status: 503 })
       .annotate(OpenApi.Summary, "Unique events in commit order (ascending seq), optionally of one topic")
   )
   .add(

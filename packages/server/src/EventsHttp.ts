@@ -32,9 +32,12 @@ const followError = (error: EventStore.StoreError | Aggregator.TooManyFollowers)
   error._tag === "TooManyFollowers" ? tooManyFollowers(error) : storeUnavailable(error)
 
 const pageRequest = (query: typeof Api.EventsParams.Type) =>
-  Schema.decodeUnknown(Page.RequestFromQuery)(query).pipe(
+  Schema.decodeUnknown(Page.RequestFromQuery)({ topic: query.topic, after: query.after, limit: query.limit }).pipe(
     Effect.mapError(Follow.badRequest)
   )
+
+const waitSeconds = (query: typeof Api.EventsParams.Type) =>
+  Schema.decodeUnknown(Follow.WaitFromQuery)(query.wait).pipe(Effect.mapError(Follow.badRequest))
 
 const shuttingDown: typeof Api.ShuttingDown.Type = {
   error: "ShuttingDown",
@@ -51,8 +54,15 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.ServedApi, "events", (han
       .handle("list", ({ urlParams }) =>
         Effect.gen(function*() {
           const request = yield* pageRequest(urlParams)
+          const wait = yield* waitSeconds(urlParams)
           const page = yield* aggregator.events(request).pipe(Effect.mapError(storeUnavailable))
-          return json(EventJson.stringifyPage(page))
+          if (page.events.length > 0 || wait === 0) return json(EventJson.stringifyPage(page))
+          // Long-poll: follow from the same cursor (it reads the store first, so an event committed
+          // since the read above is not missed), then answer the page as usual.
+          const events = aggregator.follow({ topic: request.topic, after: request.after })
+          yield* Follow.firstEvent(events, wait, drainBegan).pipe(Effect.mapError(followError))
+          const next = yield* aggregator.events(request).pipe(Effect.mapError(storeUnavailable))
+          return json(EventJson.stringifyPage(next))
         }))
       .handle("stream", ({ headers, urlParams }) =>
         Effect.gen(function*() {

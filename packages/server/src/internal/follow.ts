@@ -1,6 +1,6 @@
 /**
- * Following the log over HTTP: the Server-Sent Events body of `GET /events/stream` and the
- * schema of its cursor.
+ * Following the log over HTTP: the Server-Sent Events body of `GET /events/stream`, the wait of
+ * `GET /events?wait=`, and the query schemas both read.
  */
 import { type Event, EventJson, Page } from "@event-aggregator/core"
 import * as Sse from "@effect/experimental/Sse"
@@ -25,6 +25,27 @@ export const RETRY_MILLIS = 2_000
 export const HEARTBEAT_MILLIS = 15_000
 
 const SEQ = /^\d{1,15}$/
+
+/**
+ * `wait` from query text: whole seconds from 0 to `MAX_WAIT_SECONDS`; missing or empty is 0 (answer
+ * at once).
+ */
+export const WaitFromQuery = Schema.transformOrFail(
+  Schema.UndefinedOr(Schema.String),
+  Schema.Int.pipe(Schema.between(0, Api.MAX_WAIT_SECONDS)),
+  {
+    strict: true,
+    decode: (text, _, ast) =>
+      text === undefined || text === ""
+        ? ParseResult.succeed(0)
+        : /^\d{1,2}$/.test(text) && Number(text) <= Api.MAX_WAIT_SECONDS
+        ? ParseResult.succeed(Number(text))
+        : ParseResult.fail(
+          new ParseResult.Type(ast, text, `wait must be an integer from 0 to ${Api.MAX_WAIT_SECONDS} (seconds), got ${JSON.stringify(text)}`)
+        ),
+    encode: (seconds) => ParseResult.succeed(String(seconds))
+  }
+)
 
 /** Where a stream starts: after a seq or at `now`, of one topic or all (`Aggregator.FollowOptions`). */
 export const Cursor = Schema.Struct({
@@ -204,3 +225,22 @@ export const eventStream = <E>(
       }
     })
   })
+
+/**
+ * Waits until `events` (a follower's stream) gives its first event, `seconds` run out or `until`
+ * completes (shutdown), whichever is first.
+ */
+export const firstEvent = <E>(
+  events: Stream.Stream<Event.StoredEvent, E>,
+  seconds: number,
+  until: Effect.Effect<void>
+): Effect.Effect<Option.Option<Event.StoredEvent>, E> =>
+  events.pipe(
+    Stream.interruptWhen(until),
+    Stream.runHead,
+    Effect.timeoutTo({
+      duration: Duration.seconds(seconds),
+      onSuccess: (head) => head,
+      onTimeout: () => Option.none()
+    })
+  )
