@@ -138,7 +138,9 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
         })
-        const finished = yield* Effect.zipRight(inFlight.idle, closed).pipe(
+        // A finalizer runs uninterruptibly, and a timeout waits for what it cannot interrupt: the
+        // wait must be interruptible for the timeout to end it.
+        const finished = yield* Effect.interruptible(Effect.zipRight(inFlight.idle, closed)).pipe(
           Effect.timeoutTo({
             duration: Duration.millis(settings.shutdownTimeoutMillis),
             onSuccess: () => true,
@@ -193,7 +195,8 @@ export const ReadyLive: Layer.Layer<never, never, Listener | HttpServer.HttpServ
       Effect.gen(function*() {
         yield* beginDraining(state)
         yield* Effect.logInfo("draining: /ready answers 503, event streams end; answering the requests in flight, then committing the queue")
-        yield* state.idle.pipe(Effect.timeoutTo({
+        // Interruptible, or the timeout would wait for it (finalizers run uninterruptibly).
+        yield* Effect.interruptible(state.idle).pipe(Effect.timeoutTo({
           duration: Duration.millis(state.shutdownTimeoutMillis),
           onSuccess: () => Effect.void,
           onTimeout: () => Effect.logWarning("shutdown timeout: requests still in flight are cut when the listener closes")
