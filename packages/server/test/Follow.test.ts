@@ -29,7 +29,6 @@ import {
   getJson,
   publish,
   quiet,
-  request,
   spawnServer,
   startServer,
   tempDir
@@ -206,9 +205,11 @@ describe("GET /events/stream", () => {
         ["after=1", { "last-event-id": "-3" }, "Last-Event-ID must be a seq (an integer of 0 or more), got \"-3\""]
       ]
       for (const [query, headers, message] of cases) {
-        const r = yield* request(`${url}/events/stream?${query}`, { headers })
+        // Opened as a stream: a cursor wrongly accepted must fail here, not hang on an endless body.
+        const r = yield* Sse.follow(`${url}/events/stream?${query}`, { headers })
         assert.strictEqual(r.status, 400, query)
-        assert.deepStrictEqual(r.body, { error: "BadRequest", message })
+        yield* Effect.promise(() => r.ended)
+        assert.deepStrictEqual(JSON.parse(r.body()), { error: "BadRequest", message })
       }
       // Last-Event-ID wins over after.
       const resumed = yield* Sse.follow(`${url}/events/stream?after=0&topic=${topic}`, { headers: { "last-event-id": "3" } })
