@@ -7,6 +7,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Server from "../src/Server.js"
@@ -107,8 +109,9 @@ describe("server lifecycle", () => {
       assert.isTrue(after._tag === "Left", "the listener is closed once shutdown is over")
     }).pipe(Effect.provide(quiet)))
 
-  it.scopedLive("a request in flight past the shutdown timeout no longer holds the drain: the app is detached while it waits", () =>
-    Effect.gen(function*() {
+  it.scopedLive("a request in flight past the shutdown timeout no longer holds the drain: the app is detached while it waits", () => {
+    const warnings: Array<string> = []
+    return Effect.gen(function*() {
       const commit = yield* Deferred.make<void>()
       const port = yield* freePort
       const url = `http://127.0.0.1:${port}`
@@ -131,5 +134,12 @@ describe("server lifecycle", () => {
       yield* Fiber.join(closing)
       assert.strictEqual(stats.status, 503, "the drain still waits for the request in flight after its timeout")
       assert.isTrue(stillHeld)
-    }).pipe(Effect.provide(quiet)))
+      assert.isTrue(warnings.some((w) => w.includes("shutdown timeout")), warnings.join("\n"))
+    }).pipe(Effect.provide(Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ logLevel, message }) => {
+        if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
+      })
+    )))
+  })
 })
