@@ -184,8 +184,9 @@ export const eventStream = <E>(
     }))
     // The messages go through a small mailbox: a socket that does not keep up stops the follower
     // from pulling (it then reads the store, never slowing publishers), and the heartbeat and the
-    // end at shutdown join the same line. (Stream.merge cost a third of the publish throughput
-    // with 200 followers, measured.)
+    // end at shutdown join the same line. (Measured with 200 live followers, one run each on a
+    // shared 2-core box: Stream.merge with the heartbeat let publishers commit ~1,400 events/s,
+    // the mailbox ~2,500.)
     const outbox = yield* Mailbox.make<Uint8Array>({ capacity: 4 })
     let lastWrite = yield* Clock.currentTimeMillis
     if (first === undefined) yield* outbox.end
