@@ -45,6 +45,11 @@ export const QueueFull = ApiError("QueueFull", "The queue is full; retry after R
 export const ShuttingDown = ApiError("ShuttingDown", "The server is draining for shutdown")
 export const StoreUnavailable = ApiError("StoreUnavailable", "The event store failed; nothing of the request was accepted")
 export const NotReady = ApiError("NotReady", "Starting or draining")
+export const TooManyFollowers = ApiError(
+  "TooManyFollowers",
+  "MAX_FOLLOWERS streams follow this process's log already; retry after Retry-After seconds or follow another instance",
+  { limit: Schema.Number }
+)
 
 /** Every error body, as the handlers produce them. */
 export type ApiError =
@@ -58,6 +63,7 @@ export type ApiError =
   | typeof ShuttingDown.Type
   | typeof StoreUnavailable.Type
   | typeof NotReady.Type
+  | typeof TooManyFollowers.Type
 
 /** The status of each error body: the one place HTTP statuses of errors are assigned. */
 export const errorStatus: Record<ApiError["error"], number> = {
@@ -70,7 +76,8 @@ export const errorStatus: Record<ApiError["error"], number> = {
   QueueFull: 503,
   ShuttingDown: 503,
   StoreUnavailable: 503,
-  NotReady: 503
+  NotReady: 503,
+  TooManyFollowers: 503
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -138,6 +145,9 @@ export const Queued = Schema.Struct({
   queued: Schema.Number
 }).annotations({ identifier: "Queued", description: "In the queue, not yet committed (ack=queued)" })
 
+/** The longest `GET /events?wait=`, in seconds. */
+export const MAX_WAIT_SECONDS = 60
+
 /** `GET /events` query, as text: the handler reads it with `Page.RequestFromQuery`. */
 export const EventsParams = Schema.Struct({
   topic: Schema.optional(Schema.String.annotations({ description: "only this topic" })),
@@ -148,7 +158,37 @@ export const EventsParams = Schema.Struct({
   limit: Schema.optional(Schema.String.annotations({
     description: `1–${Page.MAX_LIMIT} (default ${Page.DEFAULT_LIMIT})`,
     jsonSchema: { type: "integer", minimum: 1, maximum: Page.MAX_LIMIT }
+  })),
+  wait: Schema.optional(Schema.String.annotations({
+    description: `long-poll: when nothing follows \`after\`, wait up to this many seconds (0–${MAX_WAIT_SECONDS}, default 0) ` +
+      "for an event to commit, then answer the page; an empty page when the time runs out",
+    jsonSchema: { type: "integer", minimum: 0, maximum: MAX_WAIT_SECONDS }
   }))
+})
+
+/** `GET /events/stream` query, as text: the handler reads it with the server's cursor schema. */
+export const StreamParams = Schema.Struct({
+  topic: Schema.optional(Schema.String.annotations({ description: "only this topic" })),
+  after: Schema.optional(Schema.String.annotations({
+    description: "a seq (events after it; default 0) or `now` (only events that commit from now on); " +
+      "a Last-Event-ID header takes its place",
+    jsonSchema: { oneOf: [{ type: "integer", minimum: 0 }, { type: "string", enum: ["now"] }] }
+  }))
+})
+
+/** `GET /events/stream` headers: a reconnecting EventSource sends the last `id:` it saw. */
+export const StreamHeaders = Schema.Struct({
+  "last-event-id": Schema.optional(Schema.String.annotations({
+    description: "the seq of the last event received; the stream resumes after it (instead of `after`)",
+    jsonSchema: { type: "integer", minimum: 0 }
+  }))
+})
+
+/** The body of `GET /events/stream`: Server-Sent Events, one message per event. */
+export const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
+  identifier: "EventStream",
+  description: "Server-Sent Events: `retry: 2000`, then per event `id: <seq>` and `data: <the stored event as JSON>`; " +
+    "a `: keep-alive` comment every 15 s while idle. Ends at shutdown: reconnect with Last-Event-ID."
 })
 
 /** A payload on the wire: the JSON object, exactly as published (every digit of every number). */
@@ -207,7 +247,19 @@ export class EventsReadApi extends HttpApiGroup.make("events")
       .addSuccess(PageJson)
       .addError(BadRequest, { status: 400 })
       .addError(StoreUnavailable, { status: 503 })
+      .addError(TooManyFollowers, { status: 503 })
       .annotate(OpenApi.Summary, "Unique events in commit order (ascending seq), optionally of one topic")
+  )
+  .add(
+    HttpApiEndpoint.get("stream", "/events/stream")
+      .setUrlParams(StreamParams)
+      .setHeaders(StreamHeaders)
+      .addSuccess(EventStream)
+      .addError(BadRequest, { status: 400 })
+      .addError(StoreUnavailable, { status: 503 })
+      .addError(TooManyFollowers, { status: 503 })
+      .addError(ShuttingDown, { status: 503 })
+      .annotate(OpenApi.Summary, "Follow the log as Server-Sent Events: stored events first, then each as it commits")
   )
   .add(
     HttpApiEndpoint.get("get", "/events/:topic/:event_id")

@@ -1,17 +1,19 @@
 /**
- * Handlers of the `events` group's reading routes: each translates HTTP to one `Aggregator` call
- * and back. Stored events are written with `EventJson`, so payloads go out exactly as they came in.
+ * Handlers of the `events` group's reading routes: each translates HTTP to `Aggregator` calls and
+ * back. Stored events are written with `EventJson`, so payloads go out exactly as they came in.
  *
  * @since 0.1.0
  */
-import { Aggregator, EventJson, Page } from "@event-aggregator/core"
+import { Aggregator, EventJson, type EventStore, Page } from "@event-aggregator/core"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Api from "./Api.js"
+import * as Follow from "./internal/follow.js"
+import { Listener } from "./internal/listener.js"
 
 const storeUnavailable = (error: { readonly message: string }): typeof Api.StoreUnavailable.Type => ({
   error: "StoreUnavailable",
@@ -20,24 +22,57 @@ const storeUnavailable = (error: { readonly message: string }): typeof Api.Store
 
 const json = (text: string) => HttpServerResponse.text(text, { contentType: "application/json" })
 
+const tooManyFollowers = (error: Aggregator.TooManyFollowers): typeof Api.TooManyFollowers.Type => ({
+  error: "TooManyFollowers",
+  message: error.message,
+  limit: error.limit
+})
+
+const followError = (error: EventStore.StoreError | Aggregator.TooManyFollowers) =>
+  error._tag === "TooManyFollowers" ? tooManyFollowers(error) : storeUnavailable(error)
+
 const pageRequest = (query: typeof Api.EventsParams.Type) =>
-  Schema.decodeUnknown(Page.RequestFromQuery)(query).pipe(
-    Effect.mapError((error): typeof Api.BadRequest.Type => ({
-      error: "BadRequest",
-      message: ParseResult.ArrayFormatter.formatErrorSync(error)[0]?.message ?? "bad query parameters"
-    }))
+  Schema.decodeUnknown(Page.RequestFromQuery)({ topic: query.topic, after: query.after, limit: query.limit }).pipe(
+    Effect.mapError(Follow.badRequest)
   )
+
+const waitSeconds = (query: typeof Api.EventsParams.Type) =>
+  Schema.decodeUnknown(Follow.WaitFromQuery)(query.wait).pipe(Effect.mapError(Follow.badRequest))
+
+const shuttingDown: typeof Api.ShuttingDown.Type = {
+  error: "ShuttingDown",
+  message: "the server is draining for shutdown; follow another instance, resuming after the last id received"
+}
 
 /** @since 0.1.0 */
 export const EventsHttpLive = HttpApiBuilder.group(Api.ServedApi, "events", (handlers) =>
   Effect.gen(function*() {
     const aggregator = yield* Aggregator.Aggregator
+    const listener = yield* Listener
+    const drainBegan = Deferred.await(listener.drainBegan)
     return handlers
       .handle("list", ({ urlParams }) =>
         Effect.gen(function*() {
           const request = yield* pageRequest(urlParams)
+          const wait = yield* waitSeconds(urlParams)
           const page = yield* aggregator.events(request).pipe(Effect.mapError(storeUnavailable))
-          return json(EventJson.stringifyPage(page))
+          if (page.events.length > 0 || wait === 0) return json(EventJson.stringifyPage(page))
+          // Long-poll: follow from the same cursor (it reads the store first, so an event committed
+          // since the read above is not missed), then answer the page as usual.
+          const events = aggregator.follow({ topic: request.topic, after: request.after })
+          yield* Follow.firstEvent(events, wait, drainBegan).pipe(Effect.mapError(followError))
+          const next = yield* aggregator.events(request).pipe(Effect.mapError(storeUnavailable))
+          return json(EventJson.stringifyPage(next))
+        }))
+      .handle("stream", ({ headers, urlParams }) =>
+        Effect.gen(function*() {
+          if (listener.draining) return yield* Effect.fail(shuttingDown)
+          const cursor = yield* Schema.decodeUnknown(Follow.CursorFromRequest)({
+            topic: urlParams.topic,
+            after: urlParams.after,
+            lastEventId: headers["last-event-id"]
+          }).pipe(Effect.mapError(Follow.badRequest))
+          return yield* Follow.eventStream(aggregator.follow(cursor), drainBegan).pipe(Effect.mapError(followError))
         }))
       .handle("get", ({ path }) =>
         aggregator.get(path).pipe(

@@ -7,6 +7,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import * as Server from "../src/Server.js"
@@ -34,10 +36,20 @@ const until = (request: Effect.Effect<Reply>, done: (r: Reply) => boolean) =>
     }
   })
 
-const serverOn = (port: number, store: Layer.Layer<EventStore.EventStore>) =>
+const serverOn = (port: number, store: Layer.Layer<EventStore.EventStore>, shutdownTimeoutMillis = 5_000) =>
   Server.layer(store).pipe(
     Layer.provide(AggregatorConfig.layer()),
-    Layer.provide(ServerConfig.layer({ port, host: "127.0.0.1", shutdownTimeoutMillis: 5_000 }))
+    Layer.provide(ServerConfig.layer({ port, host: "127.0.0.1", shutdownTimeoutMillis }))
+  )
+
+/** A memory store whose commits wait for `commit`. */
+const heldStore = (commit: Deferred.Deferred<void>) =>
+  Layer.effect(
+    EventStore.EventStore,
+    Effect.map(MemoryEventStore.make, (inner) => ({
+      ...inner,
+      append: (events: ReadonlyArray<Event.Event>) => Effect.zipRight(Deferred.await(commit), inner.append(events))
+    }))
   )
 
 describe("server lifecycle", () => {
@@ -69,13 +81,7 @@ describe("server lifecycle", () => {
   it.scopedLive("while the queue drains: /ready 503, new work refused with Retry-After, the publish in flight answered 200", () =>
     Effect.gen(function*() {
       const commit = yield* Deferred.make<void>()
-      const held = Layer.effect(
-        EventStore.EventStore,
-        Effect.map(MemoryEventStore.make, (inner) => ({
-          ...inner,
-          append: (events: ReadonlyArray<Event.Event>) => Effect.zipRight(Deferred.await(commit), inner.append(events))
-        }))
-      )
+      const held = heldStore(commit)
       const port = yield* freePort
       const url = `http://127.0.0.1:${port}`
       const scope = yield* Scope.make()
@@ -102,4 +108,38 @@ describe("server lifecycle", () => {
       const after = yield* Effect.either(getJson(url, "/health").pipe(Effect.catchAllDefect((d) => Effect.fail(d))))
       assert.isTrue(after._tag === "Left", "the listener is closed once shutdown is over")
     }).pipe(Effect.provide(quiet)))
+
+  it.scopedLive("a request in flight past the shutdown timeout no longer holds the drain: the app is detached while it waits", () => {
+    const warnings: Array<string> = []
+    return Effect.gen(function*() {
+      const commit = yield* Deferred.make<void>()
+      const port = yield* freePort
+      const url = `http://127.0.0.1:${port}`
+      const scope = yield* Scope.make()
+      yield* Layer.buildWithScope(serverOn(port, heldStore(commit), 300), scope)
+      const inFlight = yield* Effect.fork(publish(url, event(freshTopic(), "held")))
+      yield* until(getJson(url, "/stats"), (r) => r.body.pending === 1)
+
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      // Past the 300 ms timeout the drain goes on: the HttpApi app is detached (every route but
+      // /health answers 503 from the listener), though the publish is still held.
+      const deadline = Date.now() + 5_000
+      let stats = yield* getJson(url, "/stats")
+      while (stats.status !== 503 && Date.now() < deadline) {
+        yield* Effect.sleep("20 millis")
+        stats = yield* getJson(url, "/stats")
+      }
+      const stillHeld = inFlight.unsafePoll() === null
+      yield* Deferred.succeed(commit, undefined)
+      yield* Fiber.join(closing)
+      assert.strictEqual(stats.status, 503, "the drain still waits for the request in flight after its timeout")
+      assert.isTrue(stillHeld)
+      assert.isTrue(warnings.some((w) => w.includes("shutdown timeout")), warnings.join("\n"))
+    }).pipe(Effect.provide(Logger.replace(
+      Logger.defaultLogger,
+      Logger.make(({ logLevel, message }) => {
+        if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) warnings.push(String(message))
+      })
+    )))
+  })
 })

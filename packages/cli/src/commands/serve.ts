@@ -35,6 +35,10 @@ const flags = {
   maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
   maxEventBytes: flag(size("max-event-bytes"), "largest payload as sent, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
   maxPayloadDepth: flag(Options.integer("max-payload-depth"), "deepest nesting in a payload, 1-1000 (default: $MAX_PAYLOAD_DEPTH or 64)"),
+  maxFollowers: flag(
+    Options.integer("max-followers"),
+    "live followers of the log (GET /events/stream, waiting long polls); beyond it 503 (default: $MAX_FOLLOWERS or 1000)"
+  ),
   store: Shared.store,
   databaseUrl: Shared.databaseUrl,
   apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
@@ -51,7 +55,8 @@ export const serve = Command.make("serve", flags, (f) =>
       ...some("queueMaxSize", f.queueMaxSize),
       ...some("synchronous", f.synchronous),
       ...some("maxEventBytes", f.maxEventBytes),
-      ...some("maxPayloadDepth", f.maxPayloadDepth)
+      ...some("maxPayloadDepth", f.maxPayloadDepth),
+      ...some("maxFollowers", f.maxFollowers)
     },
     server: {
       ...some("port", f.port),
@@ -63,6 +68,6 @@ export const serve = Command.make("serve", flags, (f) =>
     },
     store: Shared.storeOverrides(f)
   })).pipe(Command.withDescription(HelpDoc.blocks([
-  HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. LOG_LEVEL comes from the environment."),
+  HelpDoc.p("Serve the HTTP API (POST /publish, GET /events, GET /events/stream, /stats, /docs ...) until SIGTERM/SIGINT, which drains the queue and exits 0. LOG_LEVEL comes from the environment."),
   HelpDoc.p("Example: event-aggregator serve --port 8080 --db data/dedup.sqlite --workers 2\n         event-aggregator serve --store postgres --database-url postgres://user@db:5432/events")
 ])))

@@ -8,6 +8,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,6 +32,11 @@ export interface State {
   ready: boolean
   /** Shutdown has begun: every answer closes its connection, new work is refused. */
   draining: boolean
+  /**
+   * Completes when shutdown begins: answers that last until something happens (event streams,
+   * long polls) end then, so the wait for requests in flight does not wait for them.
+   */
+  readonly drainBegan: Deferred.Deferred<void>
   /** Completes when no request is in flight. */
   readonly idle: Effect.Effect<void>
   /** How long shutdown waits for requests in flight. */
@@ -43,6 +49,16 @@ const notReady = (state: State) => ({
   error: "NotReady" as const,
   message: state.draining ? "the server is draining for shutdown" : "the server is starting"
 })
+
+/** Shutdown begins: `/ready` says 503, new work is refused, event streams and long polls end. */
+const beginDraining = (state: State): Effect.Effect<void> =>
+  Effect.zipRight(
+    Effect.sync(() => {
+      state.ready = false
+      state.draining = true
+    }),
+    Deferred.succeed(state.drainBegan, undefined)
+  )
 
 /** Requests in flight, and a way to wait until there are none. */
 const inFlightCounter = () => {
@@ -79,6 +95,7 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
       api: undefined,
       ready: false,
       draining: false,
+      drainBegan: yield* Deferred.make<void>(),
       idle: inFlight.idle,
       shutdownTimeoutMillis: settings.shutdownTimeoutMillis
     }
@@ -116,13 +133,14 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
     })
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        state.ready = false
-        state.draining = true
+        yield* beginDraining(state)
         const closed = Effect.async<void>((resume) => {
           server.close(() => resume(Effect.void))
           server.closeIdleConnections()
         })
-        const finished = yield* Effect.zipRight(inFlight.idle, closed).pipe(
+        // A finalizer runs uninterruptibly, and a timeout waits for what it cannot interrupt: the
+        // wait must be interruptible for the timeout to end it.
+        const finished = yield* Effect.interruptible(Effect.zipRight(inFlight.idle, closed)).pipe(
           Effect.timeoutTo({
             duration: Duration.millis(settings.shutdownTimeoutMillis),
             onSuccess: () => true,
@@ -158,8 +176,9 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
 
 /**
  * Marks the server ready once everything runs. On shutdown it is the first to know: `/ready`
- * answers 503, new publishes get 503 and every answer closes its connection; then it waits for the
- * requests in flight (up to the shutdown timeout) while the aggregator still commits, so they are
+ * answers 503, new publishes and event streams get 503, every answer closes its connection, and
+ * event streams and long polls end at once (clients resume from their last seq elsewhere); then it
+ * waits for the requests in flight (up to the shutdown timeout) while the aggregator still commits, so they are
  * answered before the queue drains and the store closes.
  */
 export const ReadyLive: Layer.Layer<never, never, Listener | HttpServer.HttpServer> = Layer.scopedDiscard(Effect.gen(function*() {
@@ -174,10 +193,10 @@ export const ReadyLive: Layer.Layer<never, never, Listener | HttpServer.HttpServ
     ),
     () =>
       Effect.gen(function*() {
-        state.ready = false
-        state.draining = true
-        yield* Effect.logInfo("draining: /ready answers 503; answering the requests in flight, then committing the queue")
-        yield* state.idle.pipe(Effect.timeoutTo({
+        yield* beginDraining(state)
+        yield* Effect.logInfo("draining: /ready answers 503, event streams end; answering the requests in flight, then committing the queue")
+        // Interruptible, or the timeout would wait for it (finalizers run uninterruptibly).
+        yield* Effect.interruptible(state.idle).pipe(Effect.timeoutTo({
           duration: Duration.millis(state.shutdownTimeoutMillis),
           onSuccess: () => Effect.void,
           onTimeout: () => Effect.logWarning("shutdown timeout: requests still in flight are cut when the listener closes")
