@@ -46,6 +46,17 @@ const batchEvents = (run, i) => {
   return events
 }
 const batchBody = (run) => (i) => JSON.stringify(batchEvents(run, i))
+/** Case 7's batches: 1,000 events over 100 topics (one per follower), each stamped with its publish time. */
+const stampedBody = (run) => (i) => {
+  const ts = Date.now()
+  return JSON.stringify(Array.from({ length: 1000 }, (_, k) => ({
+    topic: `f${k % 100}`,
+    event_id: `${run}-${i}-${k}`,
+    timestamp: "2025-01-31T12:00:00Z",
+    source: "bench",
+    payload: { n: k, tag: "x", ts }
+  })))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Subjects.
@@ -73,7 +84,13 @@ const startServer = async (db, env = {}, tree = root) => {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DEDUP_DB_PATH: db, SQLITE_SYNCHRONOUS: SYNCHRONOUS, API_KEY: "", ...env },
     stdio: ["ignore", "pipe", "inherit"]
   })
-  return { url: await waitListening(child), stop: () => stopChild(child) }
+  return { url: await waitListening(child), stop: () => stopChild(child), pid: child.pid }
+}
+
+/** A process's peak resident memory so far (VmHWM), in bytes. */
+const peakRss = (pid) => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+  return m ? Number(m[1]) * 1024 : 0
 }
 
 const startOriginal = async (db) => {
@@ -377,8 +394,59 @@ try {
         return (await measure(() => startServer("unused", { EVENT_STORE: "postgres", DATABASE_URL: url }, tree), 16, batchBody(`cmp${run}`))).rps * 1000
       })
     }
-  } else {
+  } else if (want(6)) {
     log(`case 6 skipped: PostgreSQL at ${PG_URL} is unreachable`)
+  }
+
+  if (want(7)) {
+    log("case 7: 100 SSE followers (one topic each) while 16 connections publish 1,000-event batches")
+    // The same load, with no follower and then with 100 (and one more that never reads), alternating.
+    const once = async (run, followers) => {
+      const subject = await startServer(Path.join(dir, `follow-${run}.sqlite`))
+      let child
+      try {
+        if (followers) {
+          child = spawn(process.execPath, [Path.join(root, "bench/followers.mjs"), subject.url, "100", "f", "100", "--stalled"], {
+            stdio: ["ignore", "pipe", "inherit"]
+          })
+          await new Promise((resolve, reject) => {
+            child.stdout.once("data", (c) => (String(c).includes("ready") ? resolve() : reject(new Error(String(c)))))
+            child.once("exit", (code) => reject(new Error(`followers exited ${code}`)))
+          })
+        }
+        const result = await load(subject.url, 16, stampedBody(run))
+        const rss = peakRss(subject.pid)
+        let delays
+        if (child !== undefined) {
+          // Let the followers take what was committed last, then ask for their figures.
+          await new Promise((r) => setTimeout(r, 1000))
+          let out = ""
+          child.stdout.on("data", (c) => (out += c))
+          const exited = new Promise((r) => child.once("exit", r))
+          child.kill("SIGTERM")
+          await exited
+          delays = JSON.parse(out.trim())
+        }
+        return { eventsPerSecond: result.rps * 1000, rss, delays }
+      } finally {
+        if (child !== undefined && child.exitCode === null) child.kill("SIGKILL")
+        await subject.stop()
+      }
+    }
+    const none1 = await once("none1", false)
+    const with1 = await once("with1", true)
+    const with2 = await once("with2", true)
+    const none2 = await once("none2", false)
+    const none = (none1.eventsPerSecond + none2.eventsPerSecond) / 2
+    const withF = (with1.eventsPerSecond + with2.eventsPerSecond) / 2
+    const p99 = Math.max(with1.delays.fromCommit.p99, with2.delays.fromCommit.p99)
+    log(`case 7 runs (events/s): no followers ${Math.round(none1.eventsPerSecond)}, ${Math.round(none2.eventsPerSecond)}; 100 followers ${Math.round(with1.eventsPerSecond)}, ${Math.round(with2.eventsPerSecond)}; delays ${JSON.stringify([with1.delays, with2.delays])}`)
+    row("7 followers", "server, no followers (mean of 2 runs)", none, "events/s", "", "", "", undefined)
+    row("7 followers", "server, 100 SSE followers + 1 that never reads (mean of 2 runs)", withF, "events/s", "no followers", r2(withF / none), "≥ 0.80", withF / none >= 0.8)
+    row("7 followers", "commit-to-follower delay p99 (worst run)", p99, "ms", "", "", "≤ 100 ms", p99 <= 100)
+    row("7 followers", "publish-to-follower delay p99 (worst run; includes the batch's HTTP round trip)", Math.max(with1.delays.fromPublish.p99, with2.delays.fromPublish.p99), "ms", "", "", "", undefined)
+    row("7 followers", "server peak RSS, no followers (worst run)", Math.max(none1.rss, none2.rss) / 2 ** 20, "MiB", "", "", "", undefined)
+    row("7 followers", "server peak RSS, with followers and one that never reads (worst run)", Math.max(with1.rss, with2.rss) / 2 ** 20, "MiB", "no followers", r2(Math.max(with1.rss, with2.rss) / Math.max(none1.rss, none2.rss)), "", undefined)
   }
 
   console.table(rows)

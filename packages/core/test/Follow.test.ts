@@ -136,7 +136,7 @@ describe("Aggregator.follow", () => {
                 Effect.zipRight(Effect.sync(() => got.push(e)), got.length === 1 ? Deferred.await(gate) : Effect.void)))
               yield* agg.publish([event(topic, "first")])
               yield* until(got, 1)
-              // 400 commits (over the 128 announcements kept) while the follower does not read.
+              // 400 commits (over the 32 announcements kept) while the follower does not read.
               for (let i = 0; i < 400; i++) yield* agg.publish([event(topic, `e${i}`)])
               const stats = yield* agg.stats
               assert.strictEqual(stats.unique_processed - (stats.unique_processed - 401), 401)
