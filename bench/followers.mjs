@@ -1,16 +1,22 @@
 // SSE followers for the bench, in a process of their own: N connections to GET /events/stream,
 // follower i on topic `${prefix}${i % topics}` (or all topics when topics is 0). Prints
 // "ready" once every stream is open; on SIGTERM prints one JSON line: events received, how many
-// per follower, and the delivery delays (ms) from commit (the stored received_at) and from publish
+// per follower, the delivery delays (ms) from the stored received_at and from publish
 // (the payload's `ts`, set when the request was built), as percentiles.
-// Usage: node bench/followers.mjs URL N TOPIC_PREFIX TOPICS [--stalled]
+// Usage: node bench/followers.mjs URL N TOPIC_PREFIX TOPICS [--stalled] [--arrivals FILE]
+//   --arrivals FILE: writes there, as a JSON array, the batch (payload `b`) and receipt time (ms) of
+//   every event received, for the bench to compare with when each batch was acknowledged.
 //   --stalled: one more connection that never reads (its socket is paused), to see the server's RSS.
+import * as Fs from "node:fs"
 import * as Http from "node:http"
 
 const [url, n, prefix, topics] = [process.argv[2], Number(process.argv[3]), process.argv[4], Number(process.argv[5])]
 const stalled = process.argv.includes("--stalled")
+const arrivalsArg = process.argv.indexOf("--arrivals")
+const arrivalsFile = arrivalsArg === -1 ? undefined : process.argv[arrivalsArg + 1]
 const fromCommit = []
 const fromPublish = []
+const arrivals = [] // batch, receipt time (ms), batch, receipt time, ...
 const counts = Array.from({ length: n }, () => 0)
 let open = 0
 
@@ -47,6 +53,7 @@ for (let i = 0; i < n; i++) {
     counts[i]++
     fromCommit.push(now - Date.parse(e.received_at))
     if (typeof e.payload.ts === "number") fromPublish.push(now - e.payload.ts)
+    if (typeof e.payload.b === "number") arrivals.push(e.payload.b, now)
   })
 }
 if (stalled) follow(n, undefined, undefined)
@@ -57,6 +64,7 @@ const pct = (xs, p) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
 process.on("SIGTERM", () => {
+  if (arrivalsFile !== undefined) Fs.writeFileSync(arrivalsFile, JSON.stringify(arrivals))
   process.stdout.write(JSON.stringify({
     received: fromCommit.length,
     minPerFollower: Math.min(...counts),

@@ -106,11 +106,24 @@ export const make = (store: EventStore.EventStore["Type"]): Effect.Effect<Live, 
         if (accepted === 0) return Effect.void
         if (following === 0 || accepted > MAX_NOTICE_EVENTS) return announce({ from, to, events: undefined, byTopic: undefined })
         const stored: Array<Event.StoredEvent> = []
+        let sorted = true
         for (let i = 0; i < events.length; i++) {
           const o = outcomes[i]
-          if (o !== undefined && o.status === "accepted") stored.push({ ...events[i]!, seq: o.seq, received_at: receivedAt })
+          if (o === undefined || o.status !== "accepted") continue
+          const e = events[i]!
+          // Field by field, not a spread: one object shape for every event (a spread was 4% of the process).
+          stored.push({
+            topic: e.topic,
+            event_id: e.event_id,
+            timestamp: e.timestamp,
+            source: e.source,
+            payload: e.payload,
+            seq: o.seq,
+            received_at: receivedAt
+          })
+          if (stored.length > 1 && stored[stored.length - 2]!.seq > o.seq) sorted = false
         }
-        stored.sort((a, b) => a.seq - b.seq)
+        if (!sorted) stored.sort((a, b) => a.seq - b.seq)
         const byTopic = new Map<string, Array<Event.StoredEvent>>()
         for (const e of stored) {
           const list = byTopic.get(e.topic)
