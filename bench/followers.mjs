@@ -3,6 +3,7 @@
 // "ready" once every stream is open; on SIGTERM prints one JSON line: events received, how many
 // per follower, the delivery delays (ms) from the stored received_at and from publish
 // (the payload's `ts`, set when the request was built), as percentiles.
+// On SIGUSR2 prints "received N" (events so far).
 // Usage: node bench/followers.mjs URL N TOPIC_PREFIX TOPICS [--stalled] [--arrivals FILE]
 //   --arrivals FILE: writes there, as a JSON array, the batch (payload `b`) and receipt time (ms) of
 //   every event received, for the bench to compare with when each batch was acknowledged.
@@ -63,6 +64,8 @@ const pct = (xs, p) => {
   const sorted = Float64Array.from(xs).sort()
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
+// SIGUSR2: how many events have arrived so far, as a line "received N".
+process.on("SIGUSR2", () => process.stdout.write(`received ${fromCommit.length}\n`))
 process.on("SIGTERM", () => {
   if (arrivalsFile !== undefined) Fs.writeFileSync(arrivalsFile, JSON.stringify(arrivals))
   process.stdout.write(JSON.stringify({

@@ -455,14 +455,31 @@ try {
         const rss = peakRss(subject.pid)
         let delays
         if (child !== undefined) {
-          // Let the followers take what was committed last, then ask for their figures.
-          await new Promise((r) => setTimeout(r, 1000))
+          // Wait until nothing is pending and the followers have every event stored (10 s at most),
+          // then ask for their figures.
           let out = ""
           child.stdout.on("data", (c) => (out += c))
+          const received = async () => {
+            out = ""
+            child.kill("SIGUSR2")
+            while (!out.includes("\n")) await new Promise((r) => child.stdout.once("data", r))
+            return Number(/received (\d+)/.exec(out)[1])
+          }
+          const deadline = Date.now() + 10_000
+          let stored
+          for (;;) {
+            const stats = await (await fetch(`${subject.url}/stats`)).json()
+            stored = stats.unique_processed
+            if ((stats.pending === 0 && await received() === stored) || Date.now() > deadline) break
+            await new Promise((r) => setTimeout(r, 100))
+          }
+          out = ""
           const exited = new Promise((r) => child.once("close", r))
           child.kill("SIGTERM")
           await exited
           const figures = JSON.parse(out.trim())
+          // Every event stored reached the follower of its topic (followers.mjs counts them).
+          if (figures.received !== stored) throw new Error(`case 7: followers received ${figures.received} events, the server stored ${stored}`)
           const arrivals = JSON.parse(Fs.readFileSync(Path.join(dir, `arrivals-${run}.json`), "utf8"))
           // From the publisher's answer (sent once the batch is committed) to the follower's receipt.
           const fromAck = []
