@@ -152,6 +152,10 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
    * until it has caught up; it never slows publishers. The stream ends when the aggregator closes.
    */
   readonly follow: (options?: FollowOptions) => Stream.Stream<Event.StoredEvent, EventStore.StoreError | TooManyFollowers>
+  /** The `received_at` of each topic's newest event, by topic (empty when the store cannot tell). */
+  readonly lastEventTimes: Effect.Effect<ReadonlyMap<string, string>, EventStore.StoreError>
+  /** What the store keeps its data in (`"sqlite"`, `"memory"`, `"postgres"`; `"other"` when it does not say). */
+  readonly storeKind: string
 }>() {}
 
 /**
@@ -308,7 +312,9 @@ export const make: Effect.Effect<
             message: `this process has ${following} followers already (MAX_FOLLOWERS); retry later or follow another instance`,
             limit: settings.maxFollowers
           })
-          : undefined)
+          : undefined),
+    lastEventTimes: store.lastEventTimes ?? Effect.succeed(new Map<string, string>()),
+    storeKind: store.kind ?? "other"
   })
 })
 

@@ -141,6 +141,13 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
    * process learn of other processes' events). Undefined when only this process writes.
    */
   readonly commits: Stream.Stream<Committed, StoreError> | undefined
+  /** What it stores in (`"sqlite"`, `"memory"`, `"postgres"`), for operators (the dashboard). */
+  readonly kind?: string
+  /**
+   * The `received_at` of each topic's newest event, by topic (index lookups, no scan of the log).
+   * Optional: a store without it reports no times.
+   */
+  readonly lastEventTimes?: Effect.Effect<ReadonlyMap<string, string>, StoreError>
 }>() {}
 
 /**

@@ -75,6 +75,12 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
     get,
     counters: Effect.sync(() => ({ per_topic: new Map(counters) })),
     shared: false,
+    kind: "memory",
+    lastEventTimes: Effect.sync(() => {
+      const times = new Map<string, string>()
+      for (const [topic, rows] of byTopic) times.set(topic, rows[rows.length - 1]!.received_at)
+      return times
+    }),
     ping: Effect.void,
     head: Effect.sync(() => log.length),
     commits: undefined

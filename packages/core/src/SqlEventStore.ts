@@ -31,7 +31,7 @@ interface CountersRow {
 export const reads = (
   sql: SqlClient.SqlClient,
   statements: Statements
-): Pick<EventStore.EventStore["Type"], "read" | "get" | "counters" | "ping" | "head"> => ({
+): Pick<EventStore.EventStore["Type"], "read" | "get" | "counters" | "ping" | "head" | "lastEventTimes"> => ({
   read: (options) =>
     EventStore.StoreError.refail(
       "read",
@@ -57,6 +57,21 @@ export const reads = (
         conflicts: Number(r.conflicts)
       }]))
     }))
+  ),
+  // One index lookup (events_topic_seq) per topic; the same text in SQLite and PostgreSQL.
+  lastEventTimes: EventStore.StoreError.refail(
+    "read",
+    Effect.map(
+      sql.unsafe<{ readonly topic: string; readonly last: string | null }>(
+        "SELECT c.topic, (SELECT e.received_at FROM events e WHERE e.topic = c.topic ORDER BY e.seq DESC LIMIT 1) AS last " +
+          "FROM topic_counters c"
+      ),
+      (rows) => {
+        const times = new Map<string, string>()
+        for (const r of rows) if (r.last !== null) times.set(r.topic, r.last)
+        return times
+      }
+    )
   ),
   ping: EventStore.StoreError.refail("read", Effect.asVoid(sql.unsafe("SELECT 1"))),
   head: EventStore.StoreError.refail(

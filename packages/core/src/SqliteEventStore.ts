@@ -121,6 +121,7 @@ const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => 
     append,
     ...reads,
     shared: false,
+    kind: "sqlite",
     // Readers in other processes (a CLI following a server's file) learn of commits by reading the
     // head; read only while someone follows.
     commits: EventStore.polledCommits(reads.head, POLL)

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
 import * as Path from "node:path"
 import type * as Event from "../src/Event.js"
 import * as EventStore from "../src/EventStore.js"
@@ -212,6 +213,24 @@ export const suite = <E>(subject: Subject<E>) =>
         const counters = yield* store.counters
         assert.deepStrictEqual(counters.per_topic.get(a), { unique_processed: 2, duplicate_dropped: 2, conflicts: 1 })
         assert.deepStrictEqual(counters.per_topic.get(b), { unique_processed: 2, duplicate_dropped: 0, conflicts: 0 })
+      }))
+
+    it.effect("lastEventTimes: each topic's newest event's received_at (a duplicate moves nothing)", () =>
+      Effect.gen(function*() {
+        const store = yield* EventStore.EventStore
+        if (store.lastEventTimes === undefined) return assert.fail(`the ${subject.name} store reports no last event times`)
+        const a = freshTopic("a")
+        const b = freshTopic("b")
+        const first = yield* store.append([event(a, "1"), event(b, "1")])
+        yield* TestClock.adjust("1 second")
+        const second = yield* store.append([event(a, "2"), event(b, "1")])
+        yield* TestClock.adjust("1 second")
+        yield* store.append([event(a, "1"), event(b, "1")])
+        assert.notStrictEqual(first.receivedAt, second.receivedAt)
+        const times = yield* store.lastEventTimes
+        assert.strictEqual(times.get(a), second.receivedAt)
+        assert.strictEqual(times.get(b), first.receivedAt)
+        assert.isFalse(times.has(freshTopic("none")))
       }))
 
     it.effect.prop(

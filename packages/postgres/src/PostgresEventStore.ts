@@ -182,6 +182,7 @@ const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore
         ),
       ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
       shared: true,
+      kind: "postgres",
       // Every instance's commits, announced by the commit statement (NOTIFY, delivered on commit).
       commits: sql.listen(channel).pipe(
         Stream.filterMap((payload) => {
