@@ -12,6 +12,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Schema from "effect/Schema"
+import * as DashboardApi from "./DashboardApi.js"
 import { documentAuthAndRetry } from "./internal/openApi.js"
 
 /** The error body of every error response: `{"error": "<Tag>", "message": "...", ...details}`. */
@@ -296,6 +297,24 @@ export class OpsApi extends HttpApiGroup.make("ops", { topLevel: true })
   )
 {}
 
+/** @since 0.1.0 */
+export class DashboardGroup extends HttpApiGroup.make("dashboard")
+  .add(
+    HttpApiEndpoint.get("overview", "/dashboard/overview")
+      .setUrlParams(DashboardApi.OverviewParams)
+      .addSuccess(DashboardApi.Overview)
+      .addError(BadRequest, { status: 400 })
+      .annotate(OpenApi.Summary, "The dashboard's overview: totals, state, commit figures, a history of one point a second")
+  )
+  .add(
+    HttpApiEndpoint.get("topics", "/dashboard/topics")
+      .addSuccess(DashboardApi.Topics)
+      .addError(StoreUnavailable, { status: 503 })
+      .annotate(OpenApi.Summary, "Every topic's counters and the time of its newest event")
+  )
+  .addError(Unauthorized, { status: 401 })
+{}
+
 /**
  * The whole contract: every route, `POST /publish` included. Clients derive from it
  * (`HttpApiClient.make(Api)`), and so do `/openapi.json` and `/docs`.
@@ -305,6 +324,7 @@ export class OpsApi extends HttpApiGroup.make("ops", { topLevel: true })
 export class Api extends HttpApi.make("event-aggregator")
   .add(EventsApi)
   .add(OpsApi)
+  .add(DashboardGroup)
   .addError(NotFound, { status: 404 })
   .annotate(OpenApi.Title, "event-aggregator")
   .annotate(OpenApi.Description, "Idempotent event ingestion: each (topic, event_id) is stored and counted once.")
@@ -321,5 +341,6 @@ export class Api extends HttpApi.make("event-aggregator")
 export class ServedApi extends HttpApi.make("event-aggregator")
   .add(EventsReadApi)
   .add(OpsApi)
+  .add(DashboardGroup)
   .addError(NotFound, { status: 404 })
 {}

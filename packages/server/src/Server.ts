@@ -23,7 +23,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Api from "./Api.js"
+import { DashboardHttpLive } from "./DashboardHttp.js"
 import { EventsHttpLive } from "./EventsHttp.js"
+import * as History from "./internal/history.js"
 import * as Listener from "./internal/listener.js"
 import * as Metrics from "./internal/metrics.js"
 import * as PublishRoute from "./internal/publishRoute.js"
@@ -79,7 +81,8 @@ const DecodeErrorsLive = HttpApiBuilder.middleware((app) =>
 )
 
 const ApiLive = HttpApiBuilder.api(Api.ServedApi).pipe(
-  Layer.provide([EventsHttpLive, OpsHttpLive, DecodeErrorsLive])
+  Layer.provide([EventsHttpLive, OpsHttpLive, DashboardHttpLive, DecodeErrorsLive]),
+  Layer.provide(History.layer)
 )
 
 /**

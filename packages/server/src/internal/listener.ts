@@ -16,6 +16,7 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Api from "../Api.js"
 import { ServerConfig } from "../ServerConfig.js"
+import * as Assets from "./assets.js"
 import * as Auth from "./auth.js"
 import * as Metrics from "./metrics.js"
 import { rejectUnread, sendJson } from "./respond.js"
@@ -100,6 +101,7 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
       shutdownTimeoutMillis: settings.shutdownTimeoutMillis
     }
     const authorized = Auth.make(settings.apiKey)
+    const dashboard = Assets.make()
 
     const dispatch = (req: Http.IncomingMessage, res: Http.ServerResponse): void => {
       const started = performance.now()
@@ -112,6 +114,8 @@ export const layer: Layer.Layer<Listener | HttpServer.HttpServer, HttpServerErro
         Metrics.recordRequest(Metrics.routeOf(path), req.method ?? "", res.statusCode, (performance.now() - started) / 1000)
       })
       if (state.draining) res.setHeader("connection", "close")
+      // The dashboard's files hold no data: they load without the key (the page asks for it).
+      if (dashboard(req, res, path)) return
       if (!authorized(req, path)) return rejectUnread(req, res, Auth.unauthorized)
       if (path === "/publish" && req.method === "POST") {
         return state.publish === undefined ? rejectUnread(req, res, notReady(state)) : state.publish(req, res)

@@ -57,8 +57,27 @@ export const recordRequest = (route: string, method: string, status: number, sec
   httpDuration.unsafeUpdate(seconds, labels)
 }
 
-const KNOWN_ROUTES = new Set(["/publish", "/events", "/stats", "/health", "/ready", "/metrics", "/docs", "/openapi.json"])
+const KNOWN_ROUTES = new Set([
+  "/publish",
+  "/events",
+  "/events/stream",
+  "/stats",
+  "/health",
+  "/ready",
+  "/metrics",
+  "/docs",
+  "/openapi.json",
+  "/",
+  "/dashboard/overview",
+  "/dashboard/topics"
+])
 
-/** The route label of a path: known routes as is, `/events/{topic}/{event_id}`, else `other`. */
+/** The route label of a path: known routes as is, `/events/{topic}/{event_id}`, the dashboard's files, else `other`. */
 export const routeOf = (path: string): string =>
-  KNOWN_ROUTES.has(path) ? path : path.startsWith("/events/") ? "/events/{topic}/{event_id}" : "other"
+  KNOWN_ROUTES.has(path)
+    ? path
+    : path.startsWith("/events/")
+    ? "/events/{topic}/{event_id}"
+    : path.startsWith("/dashboard")
+    ? "/dashboard"
+    : "other"
