@@ -20,3 +20,26 @@ const common = {
 await build({ ...common, entryPoints: ["packages/server/dist/main.js"], outfile: "packages/server/dist/main.bundle.js" })
 await build({ ...common, entryPoints: ["packages/cli/dist/bin.js"], outfile: "packages/cli/dist/event-aggregator.js" })
 Fs.chmodSync("packages/cli/dist/event-aggregator.js", 0o755)
+
+// The dashboard: one script (Preact, uPlot, eventsource-parser and the page), one stylesheet and
+// the page, in the server package's dist/dashboard, which the server serves at `/`.
+const dashboard = "packages/server/dist/dashboard"
+Fs.mkdirSync(dashboard, { recursive: true })
+await build({
+  entryPoints: ["packages/server/dashboard/main.tsx"],
+  outfile: `${dashboard}/app.js`,
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: ["chrome109", "firefox115", "safari16"],
+  jsx: "automatic",
+  jsxImportSource: "preact",
+  minify: true,
+  legalComments: "none",
+  logLevel: "warning"
+})
+Fs.writeFileSync(
+  `${dashboard}/app.css`,
+  Fs.readFileSync("node_modules/uplot/dist/uPlot.min.css", "utf8") + "\n" + Fs.readFileSync("packages/server/dashboard/style.css", "utf8")
+)
+Fs.copyFileSync("packages/server/dashboard/index.html", `${dashboard}/index.html`)
