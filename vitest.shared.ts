@@ -11,6 +11,8 @@ const config: ViteUserConfig = {
   esbuild: { target: "es2022" },
   resolve: {
     alias: [
+      { find: /^@event-aggregator\/api\/(.*)$/, replacement: `${pkg("api")}/$1.ts` },
+      { find: /^@event-aggregator\/api$/, replacement: `${pkg("api")}/index.ts` },
       { find: /^@event-aggregator\/core\/(.*)$/, replacement: `${pkg("core")}/$1.ts` },
       { find: /^@event-aggregator\/core$/, replacement: `${pkg("core")}/index.ts` },
       { find: /^@event-aggregator\/server\/(.*)$/, replacement: `${pkg("server")}/$1.ts` },

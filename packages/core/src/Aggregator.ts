@@ -13,6 +13,7 @@ import * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import type { Stats } from "@event-aggregator/api/Schemas"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -55,38 +56,15 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
   message: Schema.String
 }) {}
 
-/** Counters of one topic, as reported by `stats`. */
-export const TopicStats = Schema.Struct({
-  unique_processed: Schema.Number,
-  duplicate_dropped: Schema.Number,
-  conflicts: Schema.Number
-}).annotations({ identifier: "TopicStats" })
-
-/**
- * A snapshot of the aggregator's counters, as `GET /stats` returns it. At every instant
- * `received == unique_processed + duplicate_dropped + pending`.
- *
- * @since 0.1.0
- */
-export const Stats = Schema.Struct({
-  received: Schema.Number,
-  unique_processed: Schema.Number,
-  duplicate_dropped: Schema.Number,
-  conflicts: Schema.Number,
-  pending: Schema.Number,
-  topics: Schema.Array(Schema.String),
-  per_topic: Schema.Record({ key: Schema.String, value: TopicStats }),
-  uptime: Schema.Number,
-  started_at: Schema.String,
-  workers: Schema.Number,
-  queue_capacity: Schema.NullOr(Schema.Number),
-  /** Followers of the log in this process, and how many of them are reading the store to catch up. */
-  followers: Schema.Number,
-  followers_catching_up: Schema.Number
-}).annotations({ identifier: "Stats" })
-
-/** @since 0.1.0 */
-export type Stats = typeof Stats.Type
+export {
+  /**
+   * A snapshot of the aggregator's counters, as `GET /stats` returns it. At every instant
+   * `received == unique_processed + duplicate_dropped + pending`.
+   */
+  Stats,
+  /** Counters of one topic, as reported by `stats`. */
+  TopicStats
+} from "@event-aggregator/api/Schemas"
 
 /**
  * Totals of one publish: `received == accepted + duplicates`; conflicts are duplicates whose

@@ -8,7 +8,7 @@
 import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
-import { EventId, Source, Timestamp, Topic } from "./internal/fields.js"
+import { Event, Issue, type Payload } from "@event-aggregator/api/Schemas"
 import { duplicateKeys, RawJson } from "./internal/json.js"
 import { sameValue } from "./internal/jsonValue.js"
 import * as Validation from "./internal/validation.js"
@@ -24,7 +24,7 @@ export {
   Timestamp,
   /** A topic: 1–255 characters, no control characters. */
   Topic
-} from "./internal/fields.js"
+} from "@event-aggregator/api/Fields"
 
 /** Default for `MAX_EVENT_BYTES`: 256 KiB of serialized payload. */
 export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024
@@ -37,57 +37,16 @@ export {
   MAX_PAYLOAD_DEPTH_LIMIT
 } from "./internal/payload.js"
 
-/**
- * A payload: the JSON text of a JSON object, exactly as it was published (every digit of every
- * number, every escape, the publisher's whitespace). On the wire it is the object itself; in
- * the library it is this text (`JSON.parse` it, or use a lossless parser for integers beyond 2^53).
- *
- * @since 0.1.0
- */
-export const Payload = Schema.String.pipe(Schema.brand("@event-aggregator/Payload")).annotations({
-  identifier: "Payload",
-  description: "any JSON object (may be {}), returned exactly as published",
-  jsonSchema: { type: "object" }
-})
-
-/** @since 0.1.0 */
-export type Payload = typeof Payload.Type
-
-const fields = {
-  topic: Topic,
-  event_id: EventId,
-  timestamp: Timestamp,
-  source: Source,
-  payload: Payload
-}
-
-/**
- * A validated event: the fields publishers send, the payload as its JSON text. Build events
- * from unknown input with `validate`.
- *
- * @since 0.1.0
- */
-export const Event = Schema.Struct(fields).annotations({
-  identifier: "Event",
-  parseOptions: { onExcessProperty: "error" }
-})
-
-/** @since 0.1.0 */
-export type Event = typeof Event.Type
-
-/**
- * An event as stored: the published fields plus its position in the log and commit time.
- *
- * @since 0.1.0
- */
-export const StoredEvent = Schema.Struct({
-  ...fields,
-  seq: Schema.Number,
-  received_at: Schema.String
-}).annotations({ identifier: "StoredEvent" })
-
-/** @since 0.1.0 */
-export type StoredEvent = typeof StoredEvent.Type
+export {
+  /** A validated event: the fields publishers send, the payload as its JSON text (`validate` builds them). */
+  Event,
+  /** One problem of a rejected batch: which event, which field, what is wrong. */
+  Issue,
+  /** A payload: the JSON text of a JSON object, exactly as it was published. */
+  Payload,
+  /** An event as stored: the published fields plus its position in the log and commit time. */
+  StoredEvent
+} from "@event-aggregator/api/Schemas"
 
 /** The dedup key of an event: `(topic, event_id)`, exact, case-sensitive. */
 export interface Key {
@@ -95,15 +54,6 @@ export interface Key {
   readonly event_id: string
 }
 
-/** One problem of a rejected batch: which event, which field, what is wrong. */
-export const Issue = Schema.Struct({
-  index: Schema.Number,
-  path: Schema.String,
-  message: Schema.String
-}).annotations({ identifier: "Issue" })
-
-/** @since 0.1.0 */
-export type Issue = typeof Issue.Type
 
 /**
  * Some events of a batch are invalid; `issues` lists every problem. Nothing of the batch was

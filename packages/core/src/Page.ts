@@ -9,11 +9,14 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Event from "./Event.js"
 
-/** Most events one page holds. */
-export const MAX_LIMIT = 10_000
+import { DEFAULT_LIMIT, MAX_LIMIT } from "@event-aggregator/api/Schemas"
 
-/** Events per page when the reader does not say. */
-export const DEFAULT_LIMIT = 1_000
+export {
+  /** Events per page when the reader does not say. */
+  DEFAULT_LIMIT,
+  /** Most events one page holds. */
+  MAX_LIMIT
+} from "@event-aggregator/api/Schemas"
 
 /**
  * Payload text one page holds at most (32 MiB): past it the page ends early, with `next_after`

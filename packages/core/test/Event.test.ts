@@ -4,7 +4,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as Event from "../src/Event.js"
 import * as EventJson from "../src/EventJson.js"
-import { timestampOk } from "../src/internal/fields.js"
+import { timestampOk } from "@event-aggregator/api/Fields"
 
 const valid = {
   topic: "orders",

@@ -2,14 +2,14 @@
  * The page's HTTP client: every request carries the API key from `sessionStorage` in the
  * `Authorization` header (never in a URL). Types come from the server's `Api` schemas.
  */
-import type { Aggregator } from "@event-aggregator/core"
-import type * as Api from "../src/Api.js"
-import type * as DashboardApi from "../src/DashboardApi.js"
+import type * as Api from "@event-aggregator/api/Api"
+import type * as DashboardApi from "@event-aggregator/api/DashboardApi"
+import type * as Schemas from "@event-aggregator/api/Schemas"
 import { rawPayloads } from "./rawJson.js"
 
 export type Overview = DashboardApi.Overview
 export type TopicRow = DashboardApi.TopicRow
-export type Stats = Aggregator.Stats
+export type Stats = Schemas.Stats
 /** A stored event as the server sends it, with its payload as the exact JSON text stored. */
 export type StoredEvent = Omit<typeof Api.StoredEventJson.Type, "payload"> & { readonly payload: string }
 export type Page = { readonly events: ReadonlyArray<StoredEvent>; readonly next_after: number | null }

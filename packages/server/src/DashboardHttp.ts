@@ -8,7 +8,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Api from "./Api.js"
-import type * as DashboardApi from "./DashboardApi.js"
+import type * as DashboardApi from "@event-aggregator/api/DashboardApi"
 import { History } from "./internal/history.js"
 import { Listener } from "./internal/listener.js"
 

@@ -3,7 +3,7 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
-import { EventId, Source, textOk, Timestamp, timestampOk, Topic } from "./fields.js"
+import { EventId, Source, textOk, Timestamp, timestampOk, Topic } from "@event-aggregator/api/Fields"
 import { duplicateKeys, RawJson } from "./json.js"
 import { type Limits, payloadOf } from "./payload.js"
 

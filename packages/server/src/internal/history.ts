@@ -12,7 +12,7 @@ import * as Metric from "effect/Metric"
 import type * as MetricPair from "effect/MetricPair"
 import * as MetricState from "effect/MetricState"
 import * as Schedule from "effect/Schedule"
-import * as DashboardApi from "../DashboardApi.js"
+import * as DashboardApi from "@event-aggregator/api/DashboardApi"
 
 /** A histogram as sampled: cumulative bucket counts by upper bound, count and sum. */
 export interface Histogram {

@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Aggregator } from "@event-aggregator/core"
 import * as Schema from "effect/Schema"
+import { Stats } from "./Schemas.js"
 
 /** Seconds of history the server keeps, one point a second: the chart's 15 minutes. */
 export const HISTORY_SECONDS = 900
@@ -33,7 +33,7 @@ export const Commits = Schema.Struct({
 }).annotations({ identifier: "Commits" })
 
 /** `GET /stats` without the per-topic parts, plus how many topics there are. */
-export const Totals = Aggregator.Stats.omit("per_topic", "topics").pipe(
+export const Totals = Stats.omit("per_topic", "topics").pipe(
   Schema.extend(Schema.Struct({ topic_count: Schema.Number }))
 ).annotations({ identifier: "Totals" })
 
