@@ -145,6 +145,17 @@ describe("dashboard in Chromium", () => {
     await page.type("#lookup-id", "nope")
     await page.click("#lookup-go")
     await textWhen(page, "#lookup-result", "text.includes('Not found')")
+
+    // A phone-sized window: nothing wider than the screen (tables scroll inside their box), and
+    // the views are reachable from the keyboard.
+    await page.setViewport({ width: 390, height: 800 })
+    for (const view of ["overview", "topics", "log", "tail"]) {
+      await page.focus(`#tab-${view}`)
+      await page.keyboard.press("Enter")
+      await page.waitForSelector(`#${view === "tail" ? "tail" : view}-title`)
+      const width = await page.evaluate("document.documentElement.scrollWidth")
+      assert.isAtMost(width as number, 390, `${view} fits a 390 px window`)
+    }
     assert.deepStrictEqual(problems, [])
   })
 })
