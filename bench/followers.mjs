@@ -31,6 +31,9 @@ const follow = (i, topic, onData) => {
     res.setEncoding("utf8")
     let buffer = ""
     res.on("data", (chunk) => {
+      // A message arrives with the chunk that completes it: its time is the chunk's, not when this
+      // process gets round to parsing it (a commit's burst takes tens of ms to parse here).
+      const now = Date.now()
       buffer += chunk
       // One pass over the buffer, one slice at the end (slicing per message was quadratic in a chunk).
       let start = 0
@@ -39,7 +42,7 @@ const follow = (i, topic, onData) => {
         const message = buffer.slice(start, end)
         start = end + 2
         const data = message.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n")
-        if (data !== "") onData(data)
+        if (data !== "") onData(data, now)
       }
       buffer = buffer.slice(start)
     })
@@ -48,8 +51,7 @@ const follow = (i, topic, onData) => {
 }
 
 for (let i = 0; i < n; i++) {
-  follow(i, topics === 0 ? undefined : `${prefix}${i % topics}`, (data) => {
-    const now = Date.now()
+  follow(i, topics === 0 ? undefined : `${prefix}${i % topics}`, (data, now) => {
     const e = JSON.parse(data)
     counts[i]++
     fromCommit.push(now - Date.parse(e.received_at))
