@@ -132,6 +132,8 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   readonly follow: (options?: FollowOptions) => Stream.Stream<Event.StoredEvent, EventStore.StoreError | TooManyFollowers>
   /** The `received_at` of each topic's newest event, by topic (empty when the store cannot tell). */
   readonly lastEventTimes: Effect.Effect<ReadonlyMap<string, string>, EventStore.StoreError>
+  /** The highest `seq` stored (0 when empty): where `follow({ after: "now" })` starts. */
+  readonly head: Effect.Effect<number, EventStore.StoreError>
   /** What the store keeps its data in (`"sqlite"`, `"memory"`, `"postgres"`; `"other"` when it does not say). */
   readonly storeKind: string
 }>() {}
@@ -292,6 +294,7 @@ export const make: Effect.Effect<
           })
           : undefined),
     lastEventTimes: store.lastEventTimes ?? Effect.succeed(new Map<string, string>()),
+    head: store.head,
     storeKind: store.kind ?? "other"
   })
 })

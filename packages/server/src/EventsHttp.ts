@@ -72,7 +72,11 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.ServedApi, "events", (han
             after: urlParams.after,
             lastEventId: headers["last-event-id"]
           }).pipe(Effect.mapError(Follow.badRequest))
-          return yield* Follow.eventStream(aggregator.follow(cursor), drainBegan).pipe(Effect.mapError(followError))
+          // "now" becomes the head's seq, and the stream says it first (an `id:` with no data): a
+          // client cut before the first event then resumes from there, not from a later "now".
+          const after = cursor.after === "now" ? yield* aggregator.head.pipe(Effect.mapError(storeUnavailable)) : undefined
+          const follow = after === undefined ? cursor : { ...cursor, after }
+          return yield* Follow.eventStream(aggregator.follow(follow), drainBegan, after).pipe(Effect.mapError(followError))
         }))
       .handle("get", ({ path }) =>
         aggregator.get(path).pipe(

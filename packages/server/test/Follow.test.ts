@@ -217,6 +217,22 @@ describe("GET /events/stream", () => {
       assert.deepStrictEqual(resumed.seqs, [4])
     }))
 
+  live("after=now starts with the head's id: a client cut before any event resumes there and misses nothing", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startServer()
+      const topic = freshTopic()
+      yield* publishOk(url, [event(topic, "1"), event(topic, "2")])
+      const head = (yield* allEvents(url)).at(-1).seq
+      const first = yield* Sse.follow(`${url}/events/stream?after=now&topic=${topic}`)
+      yield* Sse.eventually("the head's id", () => first.lastId() === String(head))
+      first.destroy()
+      yield* Effect.promise(() => first.ended)
+      yield* publishOk(url, [event(topic, "3")])
+      const again = yield* Sse.follow(`${url}/events/stream?after=now&topic=${topic}`, { headers: { "last-event-id": first.lastId()! } })
+      yield* Sse.eventually("the event committed while away", () => again.seqs.length >= 1)
+      assert.deepStrictEqual(again.seqs, [head + 1])
+    }))
+
   live("a payload with carriage returns between its tokens arrives as the same JSON", () =>
     Effect.gen(function*() {
       const { url } = yield* startServer()

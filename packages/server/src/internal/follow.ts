@@ -147,7 +147,8 @@ const messagesBytes = (events: Chunk.Chunk<Event.StoredEvent>): Uint8Array => {
 }
 
 /**
- * The `GET /events/stream` response for `events` (a follower's stream): `retry:`, then one message
+ * The `GET /events/stream` response for `events` (a follower's stream): `retry:` (with `id:
+ * startId` when given: where a reconnect resumes before any event arrived), then one message
  * per event, a `: keep-alive` comment after `HEARTBEAT_MILLIS` without a message, until `events`
  * ends, fails (the store: logged, and the client resumes from its last id) or `until` completes
  * (shutdown). Its fibers live in the request's scope: they stop when the response ends or the
@@ -160,7 +161,8 @@ const messagesBytes = (events: Chunk.Chunk<Event.StoredEvent>): Uint8Array => {
  */
 export const eventStream = <E>(
   events: Stream.Stream<Event.StoredEvent, E>,
-  until: Effect.Effect<void>
+  until: Effect.Effect<void>,
+  startId?: number
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, Scope.Scope> =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(events)
@@ -202,7 +204,10 @@ export const eventStream = <E>(
     })))
     yield* Effect.forkScoped(Effect.zipRight(until, outbox.end))
 
-    const body = Stream.concat(Stream.succeed(retry), Mailbox.toStream(outbox))
+    // An `id:` in a block with no data is no message, but it sets the client's last event id;
+    // before `retry:`, so parsers that report `retry:` with the last id (Effect's Sse) see it too.
+    const start = startId === undefined ? retry : Buffer.concat([utf8.encode(`id: ${startId}\n`), retry])
+    const body = Stream.concat(Stream.succeed(start), Mailbox.toStream(outbox))
     return HttpServerResponse.stream(body, {
       contentType: "text/event-stream",
       headers: {
