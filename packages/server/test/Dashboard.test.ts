@@ -3,18 +3,16 @@
  * server on a free port: numbers equal `/stats`, the chart has points, the live tail shows a
  * publish within 2 s and pausing stops it, the topic filters and key lookup work, and with
  * API_KEY nothing shows before the key, which never appears in a URL. No console error, page
- * error or failed request on the way. SCREENSHOTS=1 also saves docs/dashboard-*.png.
+ * error or failed request on the way. (The README's pictures: scripts/screenshots.mjs.)
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
 import type { Browser } from "puppeteer-core"
-import { launch, screenshot, textWhen, watch } from "./browser.js"
+import { launch, textWhen, watch } from "./browser.js"
 import { type Child, spawnServer } from "./utils.js"
 
-const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
 const n = (x: number) => x.toLocaleString("en-US")
 
 const post = async (url: string, body: string, headers: Record<string, string> = {}) => {
@@ -80,7 +78,6 @@ describe("dashboard in Chromium", () => {
     assert.match(await read("#latency"), /^[\d.,]+ \/ [\d.,]+ ms$/)
     // One point a second: a chart with two points has drawn a rate.
     await page.waitForSelector(".chart[data-points]:not([data-points='0']):not([data-points='1']) canvas", { timeout: 10_000 })
-    await screenshot(page, "overview", root)
     assert.deepStrictEqual(problems, [])
   })
 
@@ -105,7 +102,6 @@ describe("dashboard in Chromium", () => {
     await textWhen(live.page, "#tail-table tbody", "text.includes('while-paused')")
     assert.notInclude(await paused.page.$eval("#tail-table tbody", (el) => el.textContent ?? ""), "while-paused")
     await live.page.bringToFront()
-    await screenshot(live.page, "tail", root)
 
     await paused.page.bringToFront()
     await paused.page.click("#tail-pause")
@@ -119,7 +115,6 @@ describe("dashboard in Chromium", () => {
     const { page, problems } = await watch(browser, (url, status) => status === 404 && url.endsWith("/events/orders/nope"))
     await page.goto(`${server.url}/#topics`)
     await textWhen(page, "#topic-count", "text.startsWith('5 of 5')")
-    await screenshot(page, "topics", root)
     await page.type("#topic-filter", "pay")
     await textWhen(page, "#topic-count", "text.startsWith('1 of')")
     const shown = await page.$$eval("#topics-table tbody tr td:first-child", (cells) => cells.map((c) => c.textContent))
@@ -140,7 +135,6 @@ describe("dashboard in Chromium", () => {
     await page.click("#lookup-go")
     const payload = await textWhen(page, "#event-payload", "text.length > 0")
     assert.strictEqual(payload, "{\n  \"id\": 18446744073709551615,\n  \"price\": 0.1000,\n  \"name\": \"caf\\u00e9\"\n}")
-    await screenshot(page, "log", root)
     await page.$eval("#lookup-id", (el) => ((el as unknown as { value: string }).value = ""))
     await page.type("#lookup-id", "nope")
     await page.click("#lookup-go")

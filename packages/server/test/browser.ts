@@ -65,9 +65,3 @@ export const textWhen = async (page: Page, selector: string, predicate: string, 
   )
   return page.$eval(selector, (el) => el.textContent ?? "")
 }
-
-/** Saves a screenshot of the page to docs/ when SCREENSHOTS=1 (how the README's pictures are made). */
-export const screenshot = async (page: Page, name: string, root: string): Promise<void> => {
-  if (process.env["SCREENSHOTS"] !== "1") return
-  await page.screenshot({ path: `${root}/docs/dashboard-${name}.png`, fullPage: false })
-}
