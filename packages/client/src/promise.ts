@@ -111,12 +111,13 @@ export interface EventAggregatorClient {
    * 400) rejects the pending `next()`.
    */
   readonly follow: (options?: FollowOptions) => Following
-  /** Closes every open `follow`; calls after it reject. */
+  /** Closes every open `follow`; calls after it reject with `InvalidArgument`. */
   readonly close: () => Promise<void>
 }
 
 /**
- * A bad argument to `createClient` (not an answer of the server).
+ * A misuse of the facade, not an answer of the server: a bad option to `createClient`, or a call
+ * after `close()`.
  *
  * @since 0.1.0
  */
@@ -153,11 +154,15 @@ export const createClient = (options: CreateOptions): EventAggregatorClient => {
   const settings = settingsOf(options)
   if (Either.isLeft(settings)) throw new InvalidArgument(settings.left)
   const runtime = ManagedRuntime.make(Client.layer(settings.right).pipe(Layer.provide(FetchHttpClient.layer)))
+  let closed = false
+  const isClosed = () => new InvalidArgument("the client is closed")
   // Rejects with the error itself (runPromise would reject with a FiberFailure, _tag undefined).
   const run = <A, E>(effect: Effect.Effect<A, E, Client.EventAggregatorClient>): Promise<A> =>
-    runtime.runPromiseExit(effect).then((exit) =>
-      Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
-    )
+    closed
+      ? Promise.reject(isClosed())
+      : runtime.runPromiseExit(effect).then((exit) =>
+        Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
+      )
   const open = new Set<Following>()
 
   const publish = (events: Client.PublishInput, publishOptions?: Client.PublishOptions) =>
@@ -192,6 +197,7 @@ export const createClient = (options: CreateOptions): EventAggregatorClient => {
         [Symbol.asyncIterator]: () => following,
         next: () => {
           if (ended) return Promise.resolve(done)
+          if (closed) return Promise.reject(isClosed())
           inner ??= runtime.runtime().then((rt) => Stream.toAsyncIterableRuntime(stream, rt)[Symbol.asyncIterator]())
           // A next() pending when return() is called resolves as done (the inner one never would).
           return Promise.race([inner.then((i) => i.next()), returned])
@@ -209,6 +215,8 @@ export const createClient = (options: CreateOptions): EventAggregatorClient => {
       return following
     },
     close: async () => {
+      if (closed) return
+      closed = true
       await Promise.all(Array.from(open, (f) => f.return()))
       await runtime.dispose()
     }

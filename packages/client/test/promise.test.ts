@@ -106,6 +106,10 @@ describe("createClient", () => {
       const probe = createClient({ url, apiKey: KEY })
       await followers(probe, 0)
       await probe.close()
+      await client.stats().then(
+        () => assert.fail("a closed client must not answer"),
+        (e: unknown) => assert.instanceOf(e, InvalidArgument)
+      )
     } finally {
       await client.close()
     }
