@@ -13,6 +13,8 @@ const config: ViteUserConfig = {
     alias: [
       { find: /^@event-aggregator\/api\/(.*)$/, replacement: `${pkg("api")}/$1.ts` },
       { find: /^@event-aggregator\/api$/, replacement: `${pkg("api")}/index.ts` },
+      { find: /^@event-aggregator\/client\/(.*)$/, replacement: `${pkg("client")}/$1.ts` },
+      { find: /^@event-aggregator\/client$/, replacement: `${pkg("client")}/index.ts` },
       { find: /^@event-aggregator\/core\/(.*)$/, replacement: `${pkg("core")}/$1.ts` },
       { find: /^@event-aggregator\/core$/, replacement: `${pkg("core")}/index.ts` },
       { find: /^@event-aggregator\/server\/(.*)$/, replacement: `${pkg("server")}/$1.ts` },

@@ -60,6 +60,20 @@ export const StoredEvent = Schema.Struct({
 /** @since 0.1.0 */
 export type StoredEvent = typeof StoredEvent.Type
 
+/**
+ * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
+ * nothing more is stored right now.
+ *
+ * @since 0.1.0
+ */
+export const Page = Schema.Struct({
+  events: Schema.Array(StoredEvent),
+  next_after: Schema.NullOr(Schema.Number)
+}).annotations({ identifier: "Page" })
+
+/** @since 0.1.0 */
+export type Page = typeof Page.Type
+
 /** One problem of a rejected batch: which event, which field, what is wrong. */
 export const Issue = Schema.Struct({
   index: Schema.Number,

@@ -13,7 +13,13 @@ export * as Api from "./Api.js"
 export * as DashboardApi from "./DashboardApi.js"
 
 /** @since 0.1.0 */
+export * as EventJson from "./EventJson.js"
+
+/** @since 0.1.0 */
 export * as Fields from "./Fields.js"
+
+/** @since 0.1.0 */
+export * as Json from "./Json.js"
 
 /** @since 0.1.0 */
 export * as Schemas from "./Schemas.js"

@@ -3,22 +3,12 @@
 // for what it needs (lines printed, requests seen), never for a time.
 import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as Sse from "@effect/experimental/Sse"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Chunk from "effect/Chunk"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { setTimeout as delay } from "node:timers/promises"
-import * as Follow from "../src/internal/follow.js"
 import { cli, killRunning, spawnCli } from "./utils.js"
 
 let dir: string
@@ -265,37 +255,6 @@ describe("events --follow --url (a fake event stream)", () => {
       }
     )
   })
-})
-
-describe("the stream follower", () => {
-  it.effect("a connection silent for 45 s (not even a keep-alive) is dropped and resumed after the last event", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() =>
-        fakeStream((_, res, n) => {
-          open(res)
-          res.write(message(n + 1, storedText(n + 1, "{}"))) // then silence
-        })
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => fake.close()))
-      const notices: Array<string> = []
-      const first = yield* Deferred.make<void>()
-      const follower = yield* Follow.follow(fake.url, Option.none(), {
-        topic: undefined,
-        after: 0,
-        onReconnect: (notice) => Effect.sync(() => notices.push(notice))
-      }).pipe(Stream.tap(() => Deferred.succeed(first, undefined)), Stream.take(2), Stream.runCollect, Effect.fork)
-      yield* Deferred.await(first)
-      // The test clock moves only when told: 45 s at a time until the follower has reconnected
-      // (the idle timeout, then the server's `retry: 2000`).
-      while (fake.requests.length < 2) {
-        yield* TestClock.adjust("45 seconds")
-        yield* Effect.promise(() => delay(10))
-      }
-      const events = yield* Fiber.join(follower)
-      assert.deepStrictEqual(Chunk.toArray(Chunk.map(events, (e) => e.seq)), [1, 2])
-      assert.strictEqual(fake.requests[1]!.headers["last-event-id"], "1")
-      assert.strictEqual(notices[0], "nothing received for 45s; reconnecting in 2.0s, after seq 1")
-    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
 })
 
 describe("events --follow (a local store)", () => {

@@ -1,21 +1,10 @@
-// The CLI against fake servers (node:http): retries per request, refusals, publish's self-check,
-// and payload text sent and printed exactly.
-import { Event } from "@event-aggregator/core"
+// The CLI against fake servers (node:http): retries per request (through @event-aggregator/client),
+// refusals, publish's self-check, and payload text sent and printed exactly.
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Chunk from "effect/Chunk"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { setTimeout as delay } from "node:timers/promises"
-import * as Remote from "../src/internal/remote.js"
-import { cli, type Fake, fakeServer, type Request, statsBody } from "./utils.js"
+import { cli, type Fake, fakeServer, statsBody } from "./utils.js"
 
 const withFake = <A>(fake: Promise<Fake>, f: (fake: Fake) => Promise<A>) =>
   fake.then((server) => f(server).finally(() => server.close()))
@@ -27,80 +16,6 @@ const busy = (seconds: number, error = "QueueFull") => ({
 })
 
 const accepted = (n: number) => ({ status: 200, body: { received: n, accepted: n, duplicates: 0, conflicts: 0 } })
-
-const event = (id: string): Event.Event =>
-  Either.getOrThrow(
-    Event.validate([{ topic: "t", event_id: id, timestamp: "2025-01-31T12:00:00Z", source: "s", payload: {} }], Event.defaultLimits)
-  )[0]!
-
-describe("remote client", () => {
-  it.effect("concurrent requests each wait their own Retry-After, not each other's", () =>
-    Effect.gen(function*() {
-      // Batch a is told to come back in 1 s, batch b in 3 s; then both are accepted.
-      const batchOf = (r: Request) => (r.body.includes("\"event_id\":\"a\"") ? "a" : "b")
-      const fake = yield* Effect.promise(() =>
-        fakeServer((request, previous) =>
-          previous.some((p) => batchOf(p) === batchOf(request)) ? accepted(1) : busy(batchOf(request) === "a" ? 1 : 3)
-        )
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => fake.close()))
-      const client = yield* Remote.make(fake.url, Option.none(), 5)
-      const a = yield* Effect.fork(client.publish([event("a")]))
-      const b = yield* Effect.fork(client.publish([event("b")]))
-      // Both 503s have been read once both fibers sleep (a readiness probe on real time).
-      while (Chunk.size(yield* TestClock.sleeps()) < 2) yield* Effect.promise(() => delay(5))
-      const isA = (r: Request) => batchOf(r) === "a"
-      const isB = (r: Request) => batchOf(r) === "b"
-
-      yield* TestClock.adjust("999 millis")
-      yield* Effect.promise(() => delay(50))
-      assert.strictEqual(fake.requests.filter(isA).length, 1, "a waits its whole Retry-After")
-      yield* TestClock.adjust("1 millis")
-      yield* Effect.promise(() => fake.seen(2, isA))
-      assert.strictEqual((yield* Fiber.join(a)).received, 1)
-      assert.strictEqual(fake.requests.filter(isB).length, 1, "b has not retried after a's 1 s")
-
-      yield* TestClock.adjust("1999 millis")
-      yield* Effect.promise(() => delay(50))
-      assert.strictEqual(fake.requests.filter(isB).length, 1, "b waits its own 3 s")
-      yield* TestClock.adjust("1 millis")
-      assert.strictEqual((yield* Fiber.join(b)).received, 1)
-      assert.strictEqual(fake.requests.length, 4)
-    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
-
-  it.live("gives up after the given attempts with the server's reason; other refusals are not retried", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() =>
-        fakeServer((request) =>
-          request.path === "/stats"
-            ? { status: 401, body: { error: "Unauthorized", message: "missing or wrong API key" } }
-            : busy(0, "ShuttingDown")
-        )
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(() => fake.close()))
-      const client = yield* Remote.make(fake.url, Option.none(), 3)
-
-      const publish = yield* Effect.exit(client.publish([event("x")]))
-      assert.deepStrictEqual(
-        publish,
-        Exit.fail(new Remote.RemoteError({ message: "ShuttingDown: the queue is full; retry later (gave up after 3 attempts)" }))
-      )
-      assert.strictEqual(fake.requests.length, 3)
-
-      const stats = yield* Effect.exit(client.stats)
-      assert.deepStrictEqual(stats, Exit.fail(new Remote.RemoteError({ message: "Unauthorized: missing or wrong API key" })))
-      assert.strictEqual(fake.requests.length, 4, "a 401 is asked once")
-    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
-
-  it("Retry-After is read as seconds or as an HTTP date", () => {
-    const now = Date.parse("2025-01-31T12:00:00Z")
-    assert.strictEqual(Remote.retryAfterOf("2", now).toString(), "Duration(2s)")
-    assert.strictEqual(Remote.retryAfterOf("Fri, 31 Jan 2025 12:00:05 GMT", now).toString(), "Duration(5s)")
-    assert.strictEqual(Remote.retryAfterOf("soon", now).toString(), "Duration(1s)")
-    assert.strictEqual(Remote.retryAfterOf(undefined, now).toString(), "Duration(1s)")
-    assert.strictEqual(Remote.retryAfterOf("86400", now).toString(), "Duration(2m)")
-  })
-})
 
 describe("event-aggregator against a fake server", () => {
   it("stats --url waits out two 503s with Retry-After: 1, then prints the answer", () =>

@@ -9,7 +9,7 @@ import * as Either from "effect/Either"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import { Event, Issue, type Payload } from "@event-aggregator/api/Schemas"
-import { duplicateKeys, RawJson } from "./internal/json.js"
+import { duplicateKeys, RawJson } from "@event-aggregator/api/Json"
 import { sameValue } from "./internal/jsonValue.js"
 import * as Validation from "./internal/validation.js"
 

@@ -9,7 +9,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Event from "./Event.js"
 
-import { DEFAULT_LIMIT, MAX_LIMIT } from "@event-aggregator/api/Schemas"
+import { DEFAULT_LIMIT, MAX_LIMIT, type Page } from "@event-aggregator/api/Schemas"
 
 export {
   /** Events per page when the reader does not say. */
@@ -100,19 +100,15 @@ export const RequestFromQuery = Schema.transformOrFail(
   }
 )
 
-/**
- * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
- * nothing more is stored right now.
- *
- * @since 0.1.0
- */
-export const Page = Schema.Struct({
-  events: Schema.Array(Event.StoredEvent),
-  next_after: Schema.NullOr(Schema.Number)
-}).annotations({ identifier: "Page" })
-
-/** @since 0.1.0 */
-export type Page = typeof Page.Type
+export {
+  /**
+   * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
+   * nothing more is stored right now.
+   *
+   * @since 0.1.0
+   */
+  Page
+} from "@event-aggregator/api/Schemas"
 
 /** Rows read per store call at first; later calls read as many as the byte budget leaves room for. */
 const FIRST_READ = 100

@@ -3,7 +3,7 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Event from "../src/Event.js"
 import * as EventJson from "../src/EventJson.js"
-import * as Json from "../src/internal/json.js"
+import * as Json from "@event-aggregator/api/Json"
 import * as JsonValue from "../src/internal/jsonValue.js"
 
 /** Whether `f` throws, and whether what it threw is a JSON syntax error. */

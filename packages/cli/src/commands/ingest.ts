@@ -16,7 +16,7 @@ import * as Input from "../internal/input.js"
 import * as Local from "../internal/local.js"
 import * as Shared from "../internal/options.js"
 import * as Progress from "../internal/progress.js"
-import * as Remote from "../internal/remote.js"
+import * as Remote from "../internal/client.js"
 
 /** Some input was rejected: the run finished, and the exit code says so. */
 export class Rejected extends Data.TaggedError("Rejected")<{ readonly message: string }> {}
@@ -31,12 +31,9 @@ const localSink = (where: Shared.Local) =>
   } satisfies Sink))
 
 const remoteSink = (url: string, apiKey: Shared.ApiKey) =>
-  Effect.map(Remote.make(url, apiKey), (client) => ({
-    publish: (events) =>
-      Effect.map(client.publish(events), (r) =>
-        "accepted" in r
-          ? { received: r.received, accepted: r.accepted, duplicates: r.duplicates, conflicts: r.conflicts }
-          : { received: r.received, accepted: 0, duplicates: 0, conflicts: 0 })
+  Effect.map(Remote.make(url, apiKey, 10), (client) => ({
+    // Always durable: a count is only known once committed, whatever the server's ACK_MODE.
+    publish: (events) => Remote.remote(client.publish(events))
   } satisfies Sink))
 
 const options = {

@@ -11,7 +11,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Shared from "../internal/options.js"
-import * as Remote from "../internal/remote.js"
+import * as Remote from "../internal/client.js"
 
 /** The server's counters moved by other amounts than what was sent. */
 export class CheckFailed extends Data.TaggedError("CheckFailed")<{ readonly message: string }> {}
@@ -49,7 +49,7 @@ export const publish = Command.make("publish", options, (f) =>
       return yield* new CheckFailed({ message: `--topics, --concurrency must be 1 or more; --batch-size 1 to ${ServerConfig.defaults.maxBatch}` })
     }
     const urls = f.url.length > 0 ? f.url : ["http://localhost:8080"]
-    const clients = yield* Effect.forEach(urls, (url) => Remote.make(url, f.apiKey))
+    const clients = yield* Effect.forEach(urls, (url) => Remote.make(url, f.apiKey, 10))
     const client = clients[0]!
     const run = `${Date.now().toString(36)}-${process.pid}`
     let failed = 0
@@ -73,14 +73,14 @@ export const publish = Command.make("publish", options, (f) =>
       const batches = Array.from({ length: Math.ceil(count / f.batchSize) }, (_, b) =>
         events.slice(b * f.batchSize, (b + 1) * f.batchSize))
 
-      const before = yield* client.stats
+      const before = yield* Remote.remote(client.stats)
       const started = performance.now()
-      yield* Effect.forEach(batches, (batch, b) => clients[b % clients.length]!.publish(batch), {
+      yield* Effect.forEach(batches, (batch, b) => Remote.remote(clients[b % clients.length]!.publish(batch)), {
         concurrency: f.concurrency,
         discard: true
       })
       const seconds = (performance.now() - started) / 1000
-      const after = yield* client.stats
+      const after = yield* Remote.remote(client.stats)
       const delta = {
         received: after.received - before.received,
         unique_processed: after.unique_processed - before.unique_processed,

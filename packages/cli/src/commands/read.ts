@@ -11,18 +11,19 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as Follow from "../internal/follow.js"
 import * as Local from "../internal/local.js"
 import * as Shared from "../internal/options.js"
 import * as Output from "../internal/output.js"
-import * as Remote from "../internal/remote.js"
+import * as Remote from "../internal/client.js"
 import * as Table from "../internal/table.js"
 
 const source = { url: Shared.url, ...Shared.local, apiKey: Shared.apiKey, json: Shared.json }
 
 const readStats = (f: Shared.Local & { readonly url: Option.Option<string>; readonly apiKey: Shared.ApiKey }) =>
   Option.isSome(f.url)
-    ? Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.stats).pipe(Effect.provide(NodeHttpClient.layerUndici))
+    ? Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => Remote.remote(c.stats)).pipe(
+      Effect.provide(NodeHttpClient.layerUndici)
+    )
     : Effect.flatMap(Local.open(f), (a) => a.stats)
 
 const renderStats = (s: Aggregator.Stats): string => {
@@ -107,11 +108,14 @@ const follow = (f: FollowFlags, after: number | "now") =>
       Event.StoredEvent,
       Remote.RemoteError | EventStore.StoreError | Aggregator.TooManyFollowers | ConfigError.ConfigError
     > = Option.isSome(f.url)
-      ? Follow.follow(f.url.value, f.apiKey, {
-        topic,
-        after,
-        onReconnect: (message) => Console.error(`event-aggregator: ${message}`)
-      }).pipe(Stream.provideLayer(NodeHttpClient.layerUndici))
+      ? Stream.unwrap(Effect.map(Remote.make(f.url.value, f.apiKey, 1), (client) =>
+        client.follow({
+          topic,
+          after,
+          onReconnect: (r) => Console.error(`event-aggregator: ${Remote.reconnecting(r)}`)
+        }).pipe(Stream.mapError((error) => new Remote.RemoteError({ message: Remote.describe(error) }))))).pipe(
+          Stream.provideLayer(NodeHttpClient.layerUndici)
+        )
       : Stream.unwrapScoped(Effect.map(Local.open(f), (a) => a.follow({ topic, after })))
     const rows = Table.streaming(HEADERS)
     // One write per batch that arrives (a catch-up page, a commit group), not one per event.
@@ -161,7 +165,7 @@ export const events = Command.make("events", {
     const problem = Page.check(after, limit)
     if (problem !== undefined) return yield* Effect.fail(new Remote.RemoteError({ message: `--${problem}` }))
     const page = Option.isSome(f.url)
-      ? yield* Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => c.events(params)).pipe(
+      ? yield* Effect.flatMap(Remote.make(f.url.value, f.apiKey, 3), (c) => Remote.remote(c.events(params))).pipe(
         Effect.provide(NodeHttpClient.layerUndici)
       )
       : yield* Effect.flatMap(Local.open(f), (a) => a.events(params))

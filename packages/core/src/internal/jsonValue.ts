@@ -1,5 +1,5 @@
 /** JSON values read from text, compared as values. */
-import { parse } from "./json.js"
+import { parse } from "@event-aggregator/api/Json"
 
 /** A number as an exact decimal (`sign digits e exponent`, digits without leading or trailing zeros). */
 class DecimalNumber {

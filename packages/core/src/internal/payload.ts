@@ -3,7 +3,7 @@
  * JavaScript value (library callers), which is checked for what JSON can hold before it is written.
  */
 import * as Predicate from "effect/Predicate"
-import { locate, RawJson } from "./json.js"
+import { locate, RawJson } from "@event-aggregator/api/Json"
 
 /** The largest `MAX_PAYLOAD_DEPTH` accepted. */
 export const MAX_PAYLOAD_DEPTH_LIMIT = 1000

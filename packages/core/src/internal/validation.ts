@@ -4,7 +4,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import { EventId, Source, textOk, Timestamp, timestampOk, Topic } from "@event-aggregator/api/Fields"
-import { duplicateKeys, RawJson } from "./json.js"
+import { duplicateKeys, RawJson } from "@event-aggregator/api/Json"
 import { type Limits, payloadOf } from "./payload.js"
 
 /** One problem of a rejected batch. */

@@ -1,7 +1,11 @@
 /**
  * A validating JSON scanner that never recurses: it builds plain values, except the values it is
  * told to keep as their exact source text (`RawJson`). Every syntax error names its offset.
- * What is done with JSON values once parsed (equality, paths) is in `jsonValue.ts`.
+ * The core validates events with it, clients read the server's answers with it; `EventJson` is
+ * the interface for events (results as `Either`), this module the scanner itself (it throws
+ * `JsonSyntaxError`).
+ *
+ * @since 0.1.0
  */
 
 /** What kind of JSON value a text holds (from its first character). */
