@@ -1,7 +1,7 @@
 /** One stored event: its fields, and its payload indented with every token as stored. */
 import type * as Api from "./api.js"
 import { time } from "./format.js"
-import { indent } from "./rawJson.js"
+import { indent } from "./indent.js"
 
 export const EventDetail = ({ event }: { event: Api.StoredEvent }) => (
   <article class="detail" id="event-detail" aria-label={`event ${event.topic}/${event.event_id}`}>

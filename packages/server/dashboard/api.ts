@@ -5,7 +5,7 @@
 import type * as Api from "@event-aggregator/api/Api"
 import type * as DashboardApi from "@event-aggregator/api/DashboardApi"
 import type * as Schemas from "@event-aggregator/api/Schemas"
-import { rawPayloads } from "./rawJson.js"
+import * as Json from "@event-aggregator/api/Json"
 
 export type Overview = DashboardApi.Overview
 export type TopicRow = DashboardApi.TopicRow
@@ -66,11 +66,14 @@ const query = (params: Record<string, string | number | undefined>): string => {
   return s === "" ? "" : `?${s}`
 }
 
-/** Parses a response holding stored events, keeping each payload's text as the server sent it. */
+/**
+ * Parses a response holding stored events with the project's lossless scanner, keeping each
+ * payload as the exact text the server sent (a browser's `JSON.parse` would round integers past
+ * 2^53).
+ */
 const withRawPayloads = <T extends { readonly events: ReadonlyArray<unknown> }>(body: string): T => {
-  const parsed = JSON.parse(body) as { events: Array<Record<string, unknown>> }
-  const payloads = rawPayloads(body)
-  parsed.events.forEach((e, i) => (e["payload"] = payloads[i]))
+  const parsed = Json.parse(body, { rawMember: "payload", rawDepth: 3 }) as { events: Array<Record<string, unknown>> }
+  for (const e of parsed.events) e["payload"] = (e["payload"] as Json.RawJson).text
   return parsed as unknown as T
 }
 
