@@ -23,6 +23,7 @@ export const publishedPackages = () => {
  */
 export const packAll = (destination) => {
   const packages = publishedPackages()
+  Fs.mkdirSync(destination, { recursive: true })
   const output = ChildProcess.execFileSync(
     "npm",
     ["pack", "--json", "--pack-destination", destination, ...packages.flatMap(({ dir }) => ["--workspace", dir])],
