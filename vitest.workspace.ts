@@ -1,3 +1,4 @@
 import { defineWorkspace } from "vitest/config"
 
-export default defineWorkspace(["packages/*"])
+// Every package's tests, and test/ (the packed tarballs installed in a fresh project).
+export default defineWorkspace(["packages/*", "test"])
