@@ -250,6 +250,30 @@ describe("the packed packages, installed in a fresh project", () => {
 
       const stats = succeeds("npx", ["--no", "--", "event-aggregator", "stats", "--url", url, "--json"], project, 60_000)
       assert.deepInclude(JSON.parse(stats), { received: 1, unique_processed: 1, duplicate_dropped: 0 })
+
+      // The client's example (README "Publishing from your service"), compiled against the packed
+      // client's types and run with plain node against the packed server.
+      const dir = Path.join(project, "client")
+      Fs.mkdirSync(dir)
+      Fs.copyFileSync(Path.join(root, "examples/client.ts"), Path.join(dir, "client.ts"))
+      Fs.writeFileSync(
+        Path.join(dir, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: { strict: true, target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", types: ["node"], skipLibCheck: true },
+          files: ["client.ts"]
+        })
+      )
+      succeeds(process.execPath, [Path.join(project, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], dir)
+      const client = ChildProcess.execFileSync(process.execPath, ["client.js"], {
+        cwd: dir,
+        env: { ...env, EVENT_AGGREGATOR_URL: url },
+        encoding: "utf8",
+        timeout: 60_000
+      })
+      assert.include(client, "first: accepted 1; the same again: duplicates 1")
+      assert.match(client, /stored payload: \{\\?"id\\?": 18446744073709551615/)
+      assert.include(client, "followed 1 event(s)")
+      assert.include(client, "rejected: InvalidEvents")
     } finally {
       server.kill("SIGTERM")
     }
