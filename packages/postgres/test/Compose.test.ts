@@ -1,4 +1,5 @@
-// No Docker engine here: the compose files are parsed and their shape checked instead.
+// The compose files' shape, checked without a Docker engine (npm test); scripts/docker-test.sh runs
+// them on a real one.
 import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -6,7 +7,9 @@ import { fileURLToPath } from "node:url"
 import { parse } from "yaml"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "../../..")
-const load = (name: string) => parse(Fs.readFileSync(Path.join(root, name), "utf8"), { merge: true }) as any
+// As Compose reads them with none of their variables set: `${NAME:-default}` is the default.
+const load = (name: string) =>
+  parse(Fs.readFileSync(Path.join(root, name), "utf8").replace(/\$\{\w+:-([^}]*)\}/g, "$1"), { merge: true }) as any
 
 describe("compose files", () => {
   it("docker-compose.postgres.yml: postgres, two aggregator replicas on it, a publisher over both", () => {
@@ -25,6 +28,8 @@ describe("compose files", () => {
     assert.include(services["aggregator-1"].environment.DATABASE_URL, `${db.POSTGRES_USER}:${db.POSTGRES_PASSWORD}@postgres:5432/${db.POSTGRES_DB}`)
     const command: Array<string> = services.publisher.command
     assert.includeMembers(command, ["publish", "--counts", "http://aggregator-1:8080", "http://aggregator-2:8080"])
+    assert.deepStrictEqual(services.publisher.build, services["aggregator-1"].build, "the publisher builds the image, never pulls it")
+    assert.strictEqual(services.publisher.image, "event-aggregator")
     assert.isTrue(Fs.existsSync(Path.join(root, command[1]!.replace("dist/event-aggregator.js", "src/bin.ts"))))
   })
 
@@ -35,5 +40,8 @@ describe("compose files", () => {
     assert.include(services.aggregator.volumes[0], ":/app/data")
     assert.strictEqual(services.publisher.depends_on.aggregator.condition, "service_healthy")
     assert.includeMembers(services.publisher.command, ["publish", "--counts", "5", "5000", "--duplicates-ratio", "0.2"])
+    assert.deepStrictEqual(services.publisher.build, services.aggregator.build, "the publisher builds the image, never pulls it")
+    assert.strictEqual(services.publisher.image, services.aggregator.image)
+    assert.deepStrictEqual(services.aggregator.ports, ["8080:8080"])
   })
 })
