@@ -16,6 +16,8 @@ WORKDIR /app
 # Dependencies from the manifests alone, so that changing sources does not reinstall them (and
 # recompile better-sqlite3). One line per workspace: a new package must be added here.
 COPY package.json package-lock.json ./
+COPY packages/api/package.json packages/api/
+COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY packages/server/package.json packages/server/
 COPY packages/cli/package.json packages/cli/
