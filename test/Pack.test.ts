@@ -116,6 +116,25 @@ afterAll(() => {
   if (temp !== "") Fs.rmSync(temp, { recursive: true, force: true })
 })
 
+/**
+ * `examples/<name>.ts` copied into its own folder of the installed project and compiled there
+ * with the project's tsc (types from the tarballs); returns the folder, which holds `<name>.js`.
+ */
+const compileExample = (name: string): string => {
+  const dir = Path.join(project, name)
+  Fs.mkdirSync(dir)
+  Fs.copyFileSync(Path.join(root, `examples/${name}.ts`), Path.join(dir, `${name}.ts`))
+  Fs.writeFileSync(
+    Path.join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: { strict: true, target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", types: ["node"], skipLibCheck: true },
+      files: [`${name}.ts`]
+    })
+  )
+  succeeds(process.execPath, [Path.join(project, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], dir)
+  return dir
+}
+
 describe("the packed packages, installed in a fresh project", () => {
   it("every entry point of every package loads with plain node, and internals stay closed", () => {
     const specifiers = packed.flatMap(entryPoints)
@@ -179,17 +198,7 @@ describe("the packed packages, installed in a fresh project", () => {
   })
 
   it("the library example runs with plain node: the Effect program, then the Promise facade on the same file", () => {
-    const dir = Path.join(project, "library")
-    Fs.mkdirSync(dir)
-    Fs.copyFileSync(Path.join(root, "examples/library.ts"), Path.join(dir, "library.ts"))
-    Fs.writeFileSync(
-      Path.join(dir, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: { strict: true, target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", types: ["node"], skipLibCheck: true },
-        files: ["library.ts"]
-      })
-    )
-    succeeds(process.execPath, [Path.join(project, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], dir)
+    const dir = compileExample("library")
     const output = succeeds(process.execPath, ["library.js"], dir)
     // Effect: 2 events stored, then their retry dropped as duplicates.
     assert.include(output, "stored 2, dropped 2")
@@ -253,17 +262,7 @@ describe("the packed packages, installed in a fresh project", () => {
 
       // The client's example (README "Publishing from your service"), compiled against the packed
       // client's types and run with plain node against the packed server.
-      const dir = Path.join(project, "client")
-      Fs.mkdirSync(dir)
-      Fs.copyFileSync(Path.join(root, "examples/client.ts"), Path.join(dir, "client.ts"))
-      Fs.writeFileSync(
-        Path.join(dir, "tsconfig.json"),
-        JSON.stringify({
-          compilerOptions: { strict: true, target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", types: ["node"], skipLibCheck: true },
-          files: ["client.ts"]
-        })
-      )
-      succeeds(process.execPath, [Path.join(project, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], dir)
+      const dir = compileExample("client")
       const client = ChildProcess.execFileSync(process.execPath, ["client.js"], {
         cwd: dir,
         env: { ...env, EVENT_AGGREGATOR_URL: url },
