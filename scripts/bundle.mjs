@@ -20,6 +20,11 @@ const common = {
 await build({ ...common, entryPoints: ["packages/server/dist/main.js"], outfile: "packages/server/dist/main.bundle.js" })
 await build({ ...common, entryPoints: ["packages/cli/dist/bin.js"], outfile: "packages/cli/dist/event-aggregator.js" })
 Fs.chmodSync("packages/cli/dist/event-aggregator.js", 0o755)
+// The SQLite writer thread's script, next to each executable (the store finds it beside the module
+// that starts it: the bundle). No source map: a worker's stack traces name the core's modules anyway.
+for (const dir of ["packages/server/dist", "packages/cli/dist"]) {
+  await build({ ...common, sourcemap: false, entryPoints: ["packages/core/dist/internal/sqliteWriter.js"], outfile: `${dir}/sqliteWriter.js` })
+}
 
 // The dashboard: one script (Preact, uPlot, eventsource-parser and the page), one stylesheet and
 // the page, in the server package's dist/dashboard, which the server serves at `/`.

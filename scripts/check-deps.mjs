@@ -27,8 +27,8 @@ const readJson = (file) => JSON.parse(Fs.readFileSync(Path.join(root, file), "ut
  * declared by the package that ships the bundle, as if its sources imported it.
  */
 const bundles = {
-  server: ["dist/main.bundle.js"],
-  cli: ["dist/event-aggregator.js"]
+  server: ["dist/main.bundle.js", "dist/sqliteWriter.js"],
+  cli: ["dist/event-aggregator.js", "dist/sqliteWriter.js"]
 }
 /** Bare `require`s esbuild leaves in bundled CommonJS code that guards them with try/catch. */
 const optionalInBundles = new Set([

@@ -24,6 +24,10 @@ export interface Settings {
   readonly queueMaxSize: number
   /** SQLite `synchronous` (`SQLITE_SYNCHRONOUS`). */
   readonly synchronous: "FULL" | "NORMAL"
+  /** The SQLite writer's page cache in bytes (`SQLITE_CACHE_SIZE`, at least 256 KiB). */
+  readonly sqliteCacheSize: number
+  /** Where SQLite commits run (`SQLITE_WRITER`): a writer thread (default) or inline on the event loop. */
+  readonly sqliteWriter: "thread" | "inline"
   /** Largest serialized payload in bytes (`MAX_EVENT_BYTES`). */
   readonly maxEventBytes: number
   /** Deepest nesting of containers in a payload (`MAX_PAYLOAD_DEPTH`, 1–1000). */
@@ -48,6 +52,8 @@ export const defaults: Settings = {
   workerCount: 2,
   queueMaxSize: 0,
   synchronous: "FULL",
+  sqliteCacheSize: 64 * 1024 * 1024,
+  sqliteWriter: "thread",
   maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES,
   maxPayloadDepth: Event.DEFAULT_MAX_PAYLOAD_DEPTH,
   maxGroupEvents: 10_000,
@@ -111,6 +117,16 @@ export const synchronous: Config.Config<"FULL" | "NORMAL"> = Config.literal("FUL
   "SQLITE_SYNCHRONOUS"
 ).pipe(Config.withDefault(defaults.synchronous))
 
+/** `SQLITE_CACHE_SIZE` */
+export const sqliteCacheSize: Config.Config<number> = bytes("SQLITE_CACHE_SIZE").pipe(
+  Config.withDefault(defaults.sqliteCacheSize)
+)
+
+/** `SQLITE_WRITER` */
+export const sqliteWriter: Config.Config<"thread" | "inline"> = Config.literal("thread", "inline")(
+  "SQLITE_WRITER"
+).pipe(Config.withDefault(defaults.sqliteWriter))
+
 /** `MAX_EVENT_BYTES` */
 export const maxEventBytes: Config.Config<number> = bytes("MAX_EVENT_BYTES").pipe(
   Config.withDefault(defaults.maxEventBytes)
@@ -132,6 +148,8 @@ export const config: Config.Config<Settings> = Config.all({
   workerCount,
   queueMaxSize,
   synchronous,
+  sqliteCacheSize,
+  sqliteWriter,
   maxEventBytes,
   maxPayloadDepth,
   maxGroupEvents: Config.succeed(defaults.maxGroupEvents),
@@ -190,6 +208,8 @@ export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.
   workerCount: ["WORKER_COUNT", integer(1, 1024)],
   queueMaxSize: ["QUEUE_MAXSIZE", integer(0)],
   synchronous: ["SQLITE_SYNCHRONOUS", oneOf(["FULL", "NORMAL"])],
+  sqliteCacheSize: ["SQLITE_CACHE_SIZE", integer(256 * 1024)],
+  sqliteWriter: ["SQLITE_WRITER", oneOf(["thread", "inline"])],
   maxEventBytes: ["MAX_EVENT_BYTES", integer(1)],
   maxPayloadDepth: ["MAX_PAYLOAD_DEPTH", integer(1, Event.MAX_PAYLOAD_DEPTH_LIMIT)],
   maxGroupEvents: ["maxGroupEvents", integer(1)],

@@ -1,6 +1,7 @@
 /**
- * The SQLite EventStore (the embedded default): one file, WAL, `synchronous` from the settings,
- * one transaction per commit group, counters updated in the same transaction.
+ * The SQLite EventStore (the embedded default): one file, WAL, `synchronous` from the settings.
+ * Commits run on a writer thread with its own connection (groups waiting for it are merged into
+ * one transaction), counters updated in the same transaction; reads use this thread's connection.
  *
  * @since 0.1.0
  */
@@ -19,7 +20,8 @@ import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
 import { migrations } from "./internal/migrations/sqlite.js"
-import * as Plan from "./CommitPlan.js"
+import { appendGroups, type GroupResult } from "./internal/sqliteAppend.js"
+import * as WriterThread from "./internal/writerThread.js"
 import * as SqlEventStore from "./SqlEventStore.js"
 
 /**
@@ -30,27 +32,23 @@ export interface Options {
   readonly filename: string
   /** `FULL` (default) survives power loss; `NORMAL` survives process crashes. */
   readonly synchronous?: "FULL" | "NORMAL" | undefined
+  /**
+   * Where commits run: `"thread"` (default for a file): a writer thread with its own connection,
+   * so the event loop keeps serving while SQLite writes; `"inline"`: on the caller's connection
+   * (always for `:memory:`, which a second connection cannot see).
+   */
+  readonly writer?: "thread" | "inline" | undefined
+  /** The writer's page cache in bytes (default 64 MiB): random keys dirty a page of the key index each. */
+  readonly cacheSize?: number | undefined
 }
 
+/** The writer's default page cache: 64 MiB. */
+export const DEFAULT_CACHE_SIZE = 64 * 1024 * 1024
+
+/** Most events in one transaction when the writer merges groups waiting for it. */
+const MAX_TRANSACTION_EVENTS = 100_000
+
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
-
-// Statement texts are fixed, whatever the group size, so each is prepared once and cached.
-const LOOKUP = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
-FROM json_each(?) AS j CROSS JOIN events AS e
-WHERE e.topic = j.value ->> 0 AND e.event_id = j.value ->> 1`
-
-const NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS next FROM events"
-
-const INSERT = `INSERT INTO events (${COLUMNS})
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, ?
-FROM json_each(?)`
-
-const UPDATE_COUNTERS = `INSERT INTO topic_counters (topic, unique_processed, duplicate_dropped, conflicts)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true
-ON CONFLICT (topic) DO UPDATE SET
-  unique_processed = unique_processed + excluded.unique_processed,
-  duplicate_dropped = duplicate_dropped + excluded.duplicate_dropped,
-  conflicts = conflicts + excluded.conflicts`
 
 const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?`
@@ -86,34 +84,42 @@ export const make = (
       yield* runMigrations({ loader: Migrator.fromRecord(migrations), table: "event_aggregator_migrations" }).pipe(
         Effect.provideService(SqlClient.SqlClient, sql)
       )
-      return fromClient(sql)
+      const cacheSizeKiB = Math.floor((options.cacheSize ?? DEFAULT_CACHE_SIZE) / 1024)
+      const inMemory = options.filename === ":memory:" || options.filename === ""
+      if (inMemory || options.writer === "inline") {
+        yield* sql.unsafe(`PRAGMA cache_size = -${cacheSizeKiB}`)
+        return fromClient(sql, inline(sql))
+      }
+      const thread = yield* WriterThread.make({
+        filename: options.filename,
+        synchronous: options.synchronous === "NORMAL" ? "NORMAL" : "FULL",
+        cacheSizeKiB,
+        maxTransactionEvents: MAX_TRANSACTION_EVENTS
+      })
+      return fromClient(sql, thread.append)
     })
   )
 
-const fromClient = (sql: SqlClient.SqlClient): EventStore.EventStore["Type"] => {
+type Write = (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<GroupResult, EventStore.StoreError>
+
+/** Commits on the store's own connection (one transaction per group). */
+const inline = (sql: SqlClient.SqlClient): Write => (events, receivedAt) =>
+  EventStore.StoreError.refail(
+    "append",
+    Effect.map(sql.withTransaction(appendGroups(sql, [{ events, receivedAt }])), (results) => results[0]!)
+  )
+
+const fromClient = (sql: SqlClient.SqlClient, write: Write): EventStore.EventStore["Type"] => {
+  // received_at comes from the caller's Clock (a TestClock in tests), whichever thread commits.
   const append = (events: ReadonlyArray<Event.Event>) =>
-    EventStore.StoreError.refail(
-      "append",
-      sql.withTransaction(Effect.gen(function*() {
-        const keys = Plan.distinctKeys(events).map((k) => [k.topic, k.event_id])
-        const found = yield* sql.unsafe<Plan.Existing & Event.Key>(LOOKUP, [JSON.stringify(keys)])
-        const existing = new Map<string, Plan.Existing>()
-        for (const row of found) existing.set(Event.keyString(row), row)
-        const [next] = yield* sql.unsafe<{ readonly next: number }>(NEXT_SEQ)
-        const plan = Plan.plan(events, (k) => existing.get(k), next?.next ?? 1)
-        const receivedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-        if (plan.rows.length > 0) {
-          const rows = plan.rows.map((r) => [r.seq, r.topic, r.event_id, r.timestamp, r.source, r.payload])
-          yield* sql.unsafe(INSERT, [receivedAt, JSON.stringify(rows)])
-        }
-        const deltas = Array.from(
-          plan.deltas,
-          ([topic, d]) => [topic, d.unique_processed, d.duplicate_dropped, d.conflicts]
-        )
-        yield* sql.unsafe(UPDATE_COUNTERS, [JSON.stringify(deltas)])
-        return { outcomes: plan.outcomes, deltas: plan.deltas, receivedAt }
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const receivedAt = new Date(now).toISOString()
+      return Effect.map(write(events, receivedAt), (result): EventStore.Appended => ({
+        outcomes: result.outcomes,
+        deltas: new Map(result.deltas),
+        receivedAt
       }))
-    )
+    })
 
   const reads = SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS })
   // One writer process per file (see the README), so the counters only move through this one.
@@ -137,7 +143,7 @@ export const layerWith = (options: Options): Layer.Layer<EventStore.EventStore, 
   Layer.scoped(EventStore.EventStore, make(options))
 
 /**
- * The store on the file and `synchronous` mode of the `AggregatorConfig` settings.
+ * The store on the file, `synchronous` mode, writer and page cache of the `AggregatorConfig` settings.
  *
  * @since 0.1.0
  */
@@ -145,5 +151,10 @@ export const layer: Layer.Layer<EventStore.EventStore, EventStore.StoreError, Ag
   Layer.scoped(
     EventStore.EventStore,
     Effect.flatMap(AggregatorConfig.AggregatorConfig, (settings) =>
-      make({ filename: settings.dbPath, synchronous: settings.synchronous }))
+      make({
+        filename: settings.dbPath,
+        synchronous: settings.synchronous,
+        writer: settings.sqliteWriter,
+        cacheSize: settings.sqliteCacheSize
+      }))
   )

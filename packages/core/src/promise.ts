@@ -32,6 +32,10 @@ export interface CreateOptions {
   /** Queue capacity in events; 0 (default) = unbounded. */
   readonly queueMaxSize?: number
   readonly synchronous?: "FULL" | "NORMAL"
+  /** The SQLite writer's page cache in bytes (default 64 MiB, at least 256 KiB). */
+  readonly sqliteCacheSize?: number
+  /** `thread` (default): SQLite commits on a writer thread; `inline`: on the event loop. */
+  readonly sqliteWriter?: "thread" | "inline"
   readonly maxEventBytes?: number
   /** Deepest nesting of containers in a payload (default 64). */
   readonly maxPayloadDepth?: number
@@ -88,6 +92,8 @@ const settingsFrom = (options: CreateOptions): Partial<AggregatorConfig.Settings
   ...(options.workerCount !== undefined ? { workerCount: options.workerCount } : {}),
   ...(options.queueMaxSize !== undefined ? { queueMaxSize: options.queueMaxSize } : {}),
   ...(options.synchronous !== undefined ? { synchronous: options.synchronous } : {}),
+  ...(options.sqliteCacheSize !== undefined ? { sqliteCacheSize: options.sqliteCacheSize } : {}),
+  ...(options.sqliteWriter !== undefined ? { sqliteWriter: options.sqliteWriter } : {}),
   ...(options.maxEventBytes !== undefined ? { maxEventBytes: options.maxEventBytes } : {}),
   ...(options.maxPayloadDepth !== undefined ? { maxPayloadDepth: options.maxPayloadDepth } : {})
 })

@@ -319,6 +319,7 @@ describe("Aggregator", () => {
         [{ maxEventBytes: 0 }, "MAX_EVENT_BYTES", "0"],
         [{ maxPayloadDepth: 0 }, "MAX_PAYLOAD_DEPTH", "0"],
         [{ maxPayloadDepth: 5000 }, "MAX_PAYLOAD_DEPTH", "5000"],
+        [{ sqliteCacheSize: 1024 }, "SQLITE_CACHE_SIZE", "1024"],
         [{ dbPath: "" }, "DEDUP_DB_PATH", ""]
       ]
       for (const [settings, variable, text] of cases) {
@@ -335,6 +336,21 @@ describe("Aggregator", () => {
         Layer.build(AggregatorConfig.layer({ synchronous: "OFF" as "FULL" })).pipe(Effect.scoped)
       )
       assert.strictEqual(AggregatorConfig.describeError(synchronous), "SQLITE_SYNCHRONOUS: must be one of FULL, NORMAL, got \"OFF\"")
+      const writer = yield* Effect.flip(
+        Layer.build(AggregatorConfig.layer({ sqliteWriter: "process" as "thread" })).pipe(Effect.scoped)
+      )
+      assert.strictEqual(AggregatorConfig.describeError(writer), "SQLITE_WRITER: must be one of thread, inline, got \"process\"")
+      const fromEnv = yield* Effect.flip(Layer.build(AggregatorConfig.layerFromEnv()).pipe(
+        Effect.scoped,
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SQLITE_CACHE_SIZE", "lots"]])))
+      ))
+      assert.match(AggregatorConfig.describeError(fromEnv), /^SQLITE_CACHE_SIZE: must be a size in bytes/)
+      const sized = yield* Layer.build(AggregatorConfig.layerFromEnv()).pipe(
+        Effect.flatMap((ctx) => Effect.map(AggregatorConfig.AggregatorConfig.pipe(Effect.provide(ctx)), (s) => s.sqliteCacheSize)),
+        Effect.scoped,
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SQLITE_CACHE_SIZE", "128MiB"]])))
+      )
+      assert.strictEqual(sized, 128 * 1024 * 1024)
     }))
 
   it.scoped("a page ends early at about 32 MiB of payload, and next_after resumes exactly there", () =>

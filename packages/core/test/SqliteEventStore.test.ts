@@ -19,7 +19,60 @@ EventStoreSuite.suite({
   reopenable: (file) => SqliteEventStore.layerWith({ filename: file })
 })
 
+// The same contract with commits on the event loop's own connection (SQLITE_WRITER=inline).
+EventStoreSuite.suite({
+  name: "sqlite, inline writer",
+  layer: SqliteEventStore.layerWith({ filename: Path.join(suiteDir, "inline.db"), writer: "inline" }),
+  reopenable: (file) => SqliteEventStore.layerWith({ filename: file, writer: "inline" })
+})
+
 describe("SqliteEventStore", () => {
+  it.scoped("appends sent while the writer is busy are merged into one transaction, each answered with its own outcomes", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "events.db")
+      const ctx = yield* Layer.build(SqliteEventStore.layerWith({ filename: file }))
+      const store = yield* EventStore.EventStore.pipe(Effect.provide(ctx))
+      const topic = freshTopic()
+      // 20 groups at once; group i repeats the key of group i - 1, so a later group in the same
+      // transaction must see an earlier group's new event as stored.
+      const groups = Array.from({ length: 20 }, (_, i) =>
+        [event(topic, `k${i}`, { i }), ...(i > 0 ? [event(topic, `k${i - 1}`, { i: i - 1 })] : [])])
+      const results = yield* Effect.all(groups.map((g) => store.append(g)), { concurrency: "unbounded" })
+      const seqOf = new Map<string, number>()
+      for (const [i, r] of results.entries()) {
+        assert.strictEqual(r.outcomes[0]!.status, "accepted")
+        seqOf.set(`k${i}`, r.outcomes[0]!.seq)
+        if (i > 0) assert.strictEqual(r.outcomes[1]!.status, "duplicate")
+        assert.deepStrictEqual(r.deltas.get(topic), { unique_processed: 1, duplicate_dropped: i > 0 ? 1 : 0, conflicts: 0 })
+      }
+      for (const [i, r] of results.entries()) if (i > 0) assert.strictEqual(r.outcomes[1]!.seq, seqOf.get(`k${i - 1}`))
+      const db = new Database(file, { readonly: true })
+      const counters = db.prepare("SELECT unique_processed, duplicate_dropped FROM topic_counters WHERE topic = ?").get(topic)
+      const seqs = db.prepare("SELECT seq FROM events WHERE topic = ? ORDER BY seq").all(topic) as Array<{ seq: number }>
+      db.close()
+      assert.deepStrictEqual(counters, { unique_processed: 20, duplicate_dropped: 19 })
+      assert.deepStrictEqual(seqs.map((r) => r.seq), [...seqOf.values()].sort((a, b) => a - b))
+    }))
+
+  it.scoped("a commit that fails on the writer thread fails that append with a StoreError; the next one commits", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "events.db")
+      const ctx = yield* Layer.build(SqliteEventStore.layerWith({ filename: file, cacheSize: 8 * 1024 * 1024 }))
+      const store = yield* EventStore.EventStore.pipe(Effect.provide(ctx))
+      yield* store.append([event(freshTopic(), "1")])
+      const blocker = new Database(file)
+      blocker.pragma("busy_timeout = 0")
+      blocker.exec("BEGIN IMMEDIATE")
+      const failed = yield* Effect.flip(store.append([event(freshTopic(), "2")]).pipe(Effect.timeout("20 seconds")))
+      blocker.exec("ROLLBACK")
+      blocker.close()
+      assert.instanceOf(failed, EventStore.StoreError)
+      yield* store.append([event(freshTopic(), "3")])
+    }))
+
+
   it.scoped("creates the file and its directories, in WAL mode with the chosen synchronous level", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

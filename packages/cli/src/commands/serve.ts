@@ -31,6 +31,11 @@ const flags = {
   queueMaxSize: flag(Options.integer("queue-max-size"), "queue capacity in events, 0 = unbounded (default: $QUEUE_MAXSIZE or 0)"),
   ackMode: flag(Options.choice("ack-mode", ["durable", "queued"]), "default ack (default: $ACK_MODE or durable)"),
   synchronous: flag(Options.choice("synchronous", ["FULL", "NORMAL"]), "SQLite synchronous (default: $SQLITE_SYNCHRONOUS or FULL)"),
+  sqliteCacheSize: flag(size("sqlite-cache-size"), "SQLite writer's page cache, e.g. 64MiB; at least 256KiB (default: $SQLITE_CACHE_SIZE or 64MiB)"),
+  sqliteWriter: flag(
+    Options.choice("sqlite-writer", ["thread", "inline"]),
+    "where SQLite commits run: a writer thread, or inline on the event loop (default: $SQLITE_WRITER or thread)"
+  ),
   maxBatch: flag(Options.integer("max-batch"), "most events per request (default: $MAX_BATCH or 10000)"),
   maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
   maxEventBytes: flag(size("max-event-bytes"), "largest payload as sent, e.g. 256KiB (default: $MAX_EVENT_BYTES or 256KiB)"),
@@ -54,6 +59,8 @@ export const serve = Command.make("serve", flags, (f) =>
       ...some("workerCount", f.workers),
       ...some("queueMaxSize", f.queueMaxSize),
       ...some("synchronous", f.synchronous),
+      ...some("sqliteCacheSize", f.sqliteCacheSize),
+      ...some("sqliteWriter", f.sqliteWriter),
       ...some("maxEventBytes", f.maxEventBytes),
       ...some("maxPayloadDepth", f.maxPayloadDepth),
       ...some("maxFollowers", f.maxFollowers)
