@@ -1,6 +1,7 @@
 // The built server as a child process: configuration failures, restart, graceful stop, SIGKILL.
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { allEvents, type Child, event, freshTopic, getJson, publish, runServer, spawnServer, tempDir } from "./utils.js"
 
@@ -141,5 +142,43 @@ describe("server process", () => {
       // The persisted counters are a recount of the stored log.
       assert.strictEqual(stats.unique_processed, ids.length)
       assert.strictEqual(stats.per_topic[topic].unique_processed, ids.length)
+    }))
+
+  it.scopedLive("SIGKILL while the writer thread is mid-commit: what was acknowledged survives, the open transaction leaves nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "dedup.sqlite")
+      const holding = Path.join(dir, "holding")
+      const [acked, held] = [freshTopic("acked"), freshTopic("held")]
+      // The writer thread blocks inside the transaction that holds an event of `held`, after its
+      // rows are written and before COMMIT, and says so by creating `holding`.
+      const child = yield* start({ DEDUP_DB_PATH: file, EVENT_AGGREGATOR_TEST_HOLD_COMMIT: `${held}:${holding}` })
+      const ackedIds: Array<string> = []
+      for (let b = 0; b < 3; b++) {
+        const batch = Array.from({ length: 100 }, (_, i) => event(acked, `${b}-${i}`))
+        const r = yield* publish(child.url, batch)
+        assert.strictEqual(r.status, 200)
+        ackedIds.push(...batch.map((e) => e.event_id))
+      }
+      const heldBatch = Array.from({ length: 50 }, (_, i) => event(held, `h-${i}`))
+      const pending = yield* Effect.fork(publish(child.url, heldBatch))
+      while (!Fs.existsSync(holding)) yield* Effect.sleep("5 millis") // readiness probe: the writer is mid-commit
+      child.process.kill("SIGKILL")
+      assert.strictEqual(yield* Effect.promise(() => child.exited), "SIGKILL")
+      const reply = yield* pending.await
+      assert.isTrue(reply._tag === "Failure" || reply.value.status !== 200, "the held batch was never acknowledged")
+
+      const again = yield* start({ DEDUP_DB_PATH: file })
+      assert.deepStrictEqual((yield* allEvents(again.url, acked)).map((e) => e.event_id), ackedIds)
+      assert.deepStrictEqual(yield* allEvents(again.url, held), [])
+      const stats = (yield* getJson(again.url, "/stats")).body
+      assert.strictEqual(stats.unique_processed, ackedIds.length)
+      assert.isUndefined(stats.per_topic[held])
+      // The rolled-back keys are new to the store: the re-send is accepted, numbered after the rest.
+      const retry = yield* publish(again.url, heldBatch, { query: "detail=true" })
+      assert.deepStrictEqual(
+        retry.body.results.map((r: { status: string; seq: number }) => [r.status, r.seq]),
+        heldBatch.map((_, i) => ["accepted", ackedIds.length + 1 + i])
+      )
     }))
 })
