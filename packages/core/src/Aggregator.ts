@@ -109,6 +109,17 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
     events: ReadonlyArray<Event.Event>
   ) => Effect.Effect<ReadonlyArray<EventStore.Outcome>, QueueFull | BatchTooLarge | ShuttingDown | EventStore.StoreError>
   /**
+   * `publish` in two steps, for a producer that keeps several batches in flight: resumes once the
+   * events are queued, in call order (with one worker, also their commit order), with the effect
+   * that awaits their commit and its outcomes.
+   */
+  readonly submit: (
+    events: ReadonlyArray<Event.Event>
+  ) => Effect.Effect<
+    Effect.Effect<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError>,
+    QueueFull | BatchTooLarge | ShuttingDown
+  >
+  /**
    * Publishes with a queued ack: resumes once the events are in the queue. A crash can lose
    * them until they are committed.
    */
@@ -208,7 +219,7 @@ export const make: Effect.Effect<
       return [undefined, { ...s, pending: s.pending + n }]
     })
 
-  const submit = (events: ReadonlyArray<Event.Event>, done: State.Request["done"]) =>
+  const offer = (events: ReadonlyArray<Event.Event>, done: State.Request["done"]) =>
     Effect.uninterruptible(Effect.flatMap(admit(events.length), (refused) => {
       if (refused !== undefined) return Effect.fail(refused)
       return Effect.zipRight(
@@ -217,16 +228,18 @@ export const make: Effect.Effect<
       )
     }))
 
-  const publish = (events: ReadonlyArray<Event.Event>) =>
+  const submit = (events: ReadonlyArray<Event.Event>) =>
     events.length === 0
-      ? Effect.succeed<ReadonlyArray<EventStore.Outcome>>([])
+      ? Effect.succeed(Effect.succeed<ReadonlyArray<EventStore.Outcome>>([]))
       : Effect.flatMap(
         Deferred.make<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError>(),
-        (done) => Effect.zipRight(submit(events, done), Deferred.await(done))
+        (done) => Effect.as(offer(events, done), Deferred.await(done))
       )
 
+  const publish = (events: ReadonlyArray<Event.Event>) => Effect.flatten(submit(events))
+
   const enqueue = (events: ReadonlyArray<Event.Event>) =>
-    events.length === 0 ? Effect.void : Effect.asVoid(submit(events, undefined))
+    events.length === 0 ? Effect.void : Effect.asVoid(offer(events, undefined))
 
   const live = yield* Live.make(store)
   const worker = Committer.worker({ store, settings, state, queue, drained, live })
@@ -278,6 +291,7 @@ export const make: Effect.Effect<
   return Aggregator.of({
     validate: (input) => Effect.suspend(() => Event.validate(input, limits)),
     publish,
+    submit,
     enqueue,
     stats,
     events: (options) => Page.collect(store.read, options),

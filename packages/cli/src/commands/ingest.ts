@@ -21,19 +21,34 @@ import * as Remote from "../internal/client.js"
 /** Some input was rejected: the run finished, and the exit code says so. */
 export class Rejected extends Data.TaggedError("Rejected")<{ readonly message: string }> {}
 
+type SinkError = Remote.RemoteError | { readonly message: string }
+
 interface Sink {
-  readonly publish: (events: ReadonlyArray<Event.Event>) => Effect.Effect<Aggregator.Summary, Remote.RemoteError | { readonly message: string }>
+  /** Sends a batch; resumes with the effect that awaits its counts. */
+  readonly submit: (events: ReadonlyArray<Event.Event>) => Effect.Effect<Effect.Effect<Aggregator.Summary, SinkError>, SinkError>
 }
 
+/**
+ * Local ingest keeps up to this many events in flight, so the file is read and validated while the
+ * store commits what came before (on SQLite, on its writer thread).
+ */
+const LOCAL_WINDOW = 100_000
+
 const localSink = (where: Shared.Local) =>
-  Effect.map(Local.open(where), (aggregator) => ({
-    publish: (events) => Effect.map(aggregator.publish(events), Aggregator.summarize)
-  } satisfies Sink))
+  Effect.map(
+    // One worker: batches commit in file order, so the first copy of a key in the files wins.
+    // Groups up to half the window: one commits while the next fills.
+    Local.open(where, { workerCount: 1, maxGroupEvents: LOCAL_WINDOW / 2, queueMaxSize: 0 }),
+    (aggregator) => ({
+      submit: (events) => Effect.map(aggregator.submit(events), Effect.map(Aggregator.summarize))
+    } satisfies Sink)
+  )
 
 const remoteSink = (url: string, apiKey: Shared.ApiKey) =>
   Effect.map(Remote.make(url, apiKey, 10), (client) => ({
     // Always durable: a count is only known once committed, whatever the server's ACK_MODE.
-    publish: (events) => Remote.remote(client.publish(events))
+    // One request at a time, so batches are stored in file order.
+    submit: (events) => Effect.map(Remote.remote(client.publish(events)), Effect.succeed)
   } satisfies Sink))
 
 const options = {
@@ -45,7 +60,7 @@ const options = {
   url: Shared.url,
   apiKey: Shared.apiKey,
   batchSize: Options.integer("batch-size").pipe(
-    Options.withDescription("events per commit (local) or request (remote)"),
+    Options.withDescription("events per request (remote) or per batch handed to the store (local: the store commits up to 50,000 at once while the next are read)"),
     Options.withDefault(1000)
   ),
   rejects: Options.file("rejects").pipe(
@@ -89,12 +104,23 @@ export const ingest = Command.make("ingest", options, (f) =>
         )
       }
     }
-    const flush = (batch: Array<Event.Event>) =>
-      Effect.map(sink.publish(batch), (s) => {
+    const inFlight: Array<{ readonly size: number; readonly done: Effect.Effect<Aggregator.Summary, SinkError> }> = []
+    let inFlightEvents = 0
+    const settleOldest = Effect.suspend(() => {
+      const oldest = inFlight.shift()!
+      inFlightEvents -= oldest.size
+      return Effect.map(oldest.done, (s) => {
         counts.accepted += s.accepted
         counts.duplicates += s.duplicates
         counts.conflicts += s.conflicts
         progress.update(counts)
+      })
+    })
+    const flush = (batch: Array<Event.Event>) =>
+      Effect.gen(function*() {
+        inFlight.push({ size: batch.length, done: yield* sink.submit(batch) })
+        inFlightEvents += batch.length
+        while (inFlightEvents > LOCAL_WINDOW) yield* settleOldest
       })
 
     const records = Input.chunks(Input.read(files, progress.bytes), 1000)[Symbol.asyncIterator]()
@@ -134,6 +160,7 @@ export const ingest = Command.make("ingest", options, (f) =>
       }
     }
     if (batch.length > 0) yield* flush(batch)
+    while (inFlight.length > 0) yield* settleOldest
     progress.update(counts)
     progress.stop()
 
