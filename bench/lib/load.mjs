@@ -31,6 +31,8 @@ export const load = (url, connections, body, { onAck, seconds = SECONDS, rate } 
         p50: result.latency.p50,
         p99: result.latency.p99,
         errors: result.errors + result.non2xx,
+        /** Requests answered 2xx: the server committed (and acknowledged) these. */
+        acked: result["2xx"],
         sent: i
       }))
   })
