@@ -52,7 +52,7 @@ export const soak = async (dir) => {
     await server.stop()
   }
   const v = verdict(samples, warmup)
-  row(c, `soak rate (half the measured throughput${RATE === undefined ? "" : ": --rate"}), ${SOAK_MINUTES} min`, rate, "events/s")
+  row(c, `soak rate (${RATE === undefined ? "half the measured throughput" : "--rate"}), ${SOAK_MINUTES} min`, rate, "events/s")
   row(c, "soak, events/s achieved", result.rps * 1000, "events/s", "soak rate", r2((result.rps * 1000) / rate))
   row(c, "soak, p99 latency", result.p99, "ms")
   row(c, "soak, non-2xx answers and errors", result.errors, "", "", "", "0", result.errors === 0)
