@@ -1,8 +1,9 @@
 // The SQLite ceiling, run as its own process (node bench/lib/raw-sqlite.mjs ...; prints one JSON
 // line): raw better-sqlite3 inserting the same events as a subject, as many, into the same schema,
 // created by the built store itself (so it follows the project's migrations), with `synchronous`
-// like the server. One prepared `INSERT OR IGNORE` with bound parameters, `--tx` rows per
-// transaction, `--cache` bytes of page cache. Only the inserts are timed: the events are generated
+// like the server. One prepared `INSERT OR IGNORE` with bound parameters (seq bound too, from a
+// counter, as the store does: the same statement whether seq is the rowid or a column of a table
+// clustered on the key), `--tx` rows per transaction, `--cache` bytes of page cache. Only the inserts are timed: the events are generated
 // (or read from the file and parsed) beforehand.
 //   --traffic RUN --keys seq|uuid --requests N   case 2's requests 0..N-1 (bench/lib/traffic.mjs)
 //   --file F                                      the NDJSON file case 4 ingests
@@ -38,14 +39,17 @@ sqlite.pragma("journal_mode = WAL")
 sqlite.pragma(`synchronous = ${synchronous}`)
 sqlite.pragma(`cache_size = -${Math.floor(cache / 1024)}`)
 const insert = sqlite.prepare(
-  "INSERT OR IGNORE INTO events (topic, event_id, timestamp, source, payload, received_at) VALUES (?, ?, ?, ?, ?, ?)"
+  "INSERT OR IGNORE INTO events (seq, topic, event_id, timestamp, source, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+let seq = 1
 const commit = sqlite.transaction((from, to) => {
   const now = new Date().toISOString()
   let inserted = 0
   for (let i = from; i < to; i++) {
     const r = rows[i]
-    inserted += insert.run(r[0], r[1], r[2], r[3], r[4], now).changes
+    const changes = insert.run(seq, r[0], r[1], r[2], r[3], r[4], now).changes
+    seq += changes
+    inserted += changes
   }
   return inserted
 })
