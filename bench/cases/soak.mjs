@@ -6,7 +6,7 @@
 import * as Path from "node:path"
 import { log, RATE, SOAK_MINUTES } from "../lib/args.mjs"
 import { load, measure } from "../lib/load.mjs"
-import { r2, rss } from "../lib/proc.mjs"
+import { peakRss, r2, rss } from "../lib/proc.mjs"
 import { row } from "../lib/report.mjs"
 import { startServer } from "../lib/subjects.mjs"
 import { batchBody } from "../lib/traffic.mjs"
@@ -45,8 +45,10 @@ export const soak = async (dir) => {
     log(`soak: ${samples.at(-1).seconds} s, RSS ${samples.at(-1).rssMiB} MiB, ${acked * 1000} events acknowledged`)
   }, SAMPLE_MS)
   let result
+  let peak
   try {
     result = await load(server.url, 16, batchBody("soak"), { seconds, rate: rate / 1000, onAck: () => acked++ })
+    peak = peakRss(server.pid)
   } finally {
     clearInterval(timer)
     await server.stop()
@@ -56,6 +58,7 @@ export const soak = async (dir) => {
   row(c, "soak, events/s achieved", result.rps * 1000, "events/s", "soak rate", r2((result.rps * 1000) / rate))
   row(c, "soak, p99 latency", result.p99, "ms")
   row(c, "soak, non-2xx answers and errors", result.errors, "", "", "", "0", result.errors === 0)
+  row(c, "soak, server peak RSS (VmHWM)", peak / 2 ** 20, "MiB")
   row(c, `soak, server RSS: max of the last third vs the first third after ${Math.round(warmup)} s warm-up (${v.samples} samples; first ${v.first} MiB)`, v.last, "MiB", "first third", r2(v.ratio), `≤ ${FLAT.toFixed(2)} (flat after warm-up)`, v.flat)
   return { rate, warmupSeconds: warmup, sampleSeconds: SAMPLE_MS / 1000, samples, verdict: { ...v, flat: v.flat ? "flat after warm-up" : "NOT flat after warm-up" } }
 }
