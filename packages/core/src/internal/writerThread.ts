@@ -98,8 +98,6 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
       return thread
     }
 
-    // Node worker_threads postMessage has no targetOrigin (that is the browser Window API).
-    // oxlint-disable-next-line unicorn/require-post-message-target-origin
     const post = (thread: Thread, message: ToWriter) => thread.worker.postMessage(message)
 
     const append = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
