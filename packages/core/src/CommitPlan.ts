@@ -58,17 +58,18 @@ export const sameContent = (event: Event.Event, stored: Existing): boolean =>
 
 /**
  * Resolves a group in order: the first copy of a key (stored before, or earlier in the group) wins;
- * new keys get consecutive `seq` values from `firstSeq`.
+ * new keys get consecutive `seq` values from `firstSeq`. `local` receives the group's keys as it
+ * goes (pass the map of a previous group to plan several groups as one sequence).
  */
 export const plan = (
   events: ReadonlyArray<Event.Event>,
   lookup: (key: string) => Existing | undefined,
-  firstSeq: number
+  firstSeq: number,
+  local: Map<string, Existing> = new Map()
 ): Plan => {
   // oxlint-disable-next-line unicorn/no-new-array -- preallocated, filled by index
   const outcomes: Array<Outcome> = new Array(events.length)
   const rows: Array<Row> = []
-  const local = new Map<string, Existing>()
   const deltas = new Map<string, { unique_processed: number; duplicate_dropped: number; conflicts: number }>()
   let seq = firstSeq
   let duplicates = 0

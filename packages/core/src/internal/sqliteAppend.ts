@@ -99,26 +99,34 @@ export const appendGroups = (
   groups: ReadonlyArray<Group>
 ): Effect.Effect<Array<GroupResult>, unknown> =>
   Effect.gen(function*() {
-    const all: Array<Event.Event> = []
-    for (const g of groups) for (const e of g.events) all.push(e)
-    const keys = Plan.distinctKeys(all).map((k) => [k.topic, k.event_id])
+    // The distinct keys of every group, in one pass, straight into the lookup's parameter.
+    const seen = new Set<string>()
+    const keys: Array<readonly [string, string]> = []
+    for (const g of groups) {
+      for (const e of g.events) {
+        const k = Event.keyString(e)
+        if (!seen.has(k)) {
+          seen.add(k)
+          keys.push([e.topic, e.event_id])
+        }
+      }
+    }
     const found = yield* sql.unsafe<Plan.Existing & Event.Key>(LOOKUP, [JSON.stringify(keys)])
-    const existing = new Map<string, Plan.Existing>()
-    for (const row of found) existing.set(Event.keyString(row), row)
+    const stored = new Map<string, Plan.Existing>()
+    for (const row of found) stored.set(Event.keyString(row), row)
     const [head] = yield* sql.unsafe<{ readonly next: number }>(NEXT_SEQ)
     let next = head?.next ?? 1
 
     const stamped: Array<Stamped> = []
     const totals = new Map<string, { unique_processed: number; duplicate_dropped: number; conflicts: number }>()
     const results: Array<GroupResult> = []
+    // One map across the groups: a later group sees an earlier group's new events as stored.
+    const planned = new Map<string, Plan.Existing>()
+    const lookup = (k: string) => stored.get(k)
     for (const group of groups) {
-      const plan = Plan.plan(group.events, (k) => existing.get(k), next)
+      const plan = Plan.plan(group.events, lookup, next, planned)
       next += plan.rows.length
-      for (const row of plan.rows) {
-        // A later group in the same transaction sees this group's new events as stored.
-        existing.set(Event.keyString(row), row)
-        stamped.push({ row, receivedAt: group.receivedAt })
-      }
+      for (const row of plan.rows) stamped.push({ row, receivedAt: group.receivedAt })
       for (const [topic, d] of plan.deltas) {
         const t = totals.get(topic)
         if (t === undefined) totals.set(topic, { ...d })
