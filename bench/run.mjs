@@ -11,7 +11,7 @@
 //   7  100 SSE followers during batches
 // Usage: node bench/run.mjs [--seconds N] [--lines N] [--only 1,2u,6] [--compare DIR [--rounds N]]
 //   --only 1,2u,6: some cases (a partial run writes only-1-2u-6.json)
-//   --compare DIR: also runs cases 1, 2, 4 and 6 (one instance) against the build in DIR (another
+//   --compare DIR: also runs cases 1, 2, 2u, 4, 4u and 6 (one instance) against the build in DIR (another
 //                  checkout, `npm ci` done there): --rounds N (default 3) rounds alternating this
 //                  tree and that one, the median of each, and this tree / that tree.
 //   --soak [--soak-minutes N] [--rate EVENTS_PER_S]: the soak alone (bench/cases/soak.mjs), 10

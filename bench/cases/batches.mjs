@@ -40,8 +40,8 @@ export const batches = async (dir, keys) => {
   ratioRow(c, `server, events/s vs ceiling (mean commit group ${group === undefined ? "?" : Math.round(group)})`, eps, "events/s", "raw better-sqlite3", ceiling.eventsPerSecond, 0.8)
   row(c, "server, p99 latency", srv.p99, "ms")
   if (orig !== undefined) row(c, "server vs original design", eps, "events/s", "original", r2(srv.rps / orig.rps), "≥ 2.00", srv.rps / orig.rps >= 2)
-  if (COMPARE !== undefined && keys === "seq") {
+  if (COMPARE !== undefined) {
     await compared(c, "server", "events/s", async (tree, run) =>
-      (await measure(() => startServer(Path.join(dir, `cmp2-${run}.sqlite`), {}, tree), 16, batchBody(`cmp${run}`))).rps * 1000)
+      (await measure(() => startServer(Path.join(dir, `cmp2${keys}-${run}.sqlite`), {}, tree), 16, batchBody(`cmp${run}`, keys))).rps * 1000)
   }
 }

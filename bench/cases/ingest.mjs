@@ -22,9 +22,9 @@ export const ingest = async (dir, keys) => {
   row(c, `raw better-sqlite3, the same ${ceiling.events} events (${ceiling.inserted} new), INSERT OR IGNORE, ${tx}-row tx, ${SERVER_CACHE / 2 ** 20} MiB cache (ceiling)`, ceiling.eventsPerSecond, "events/s")
   ratioRow(c, "event-aggregator ingest (local)", ing.eventsPerSecond, "events/s", "raw better-sqlite3", ceiling.eventsPerSecond, 0.8)
   row(c, "ingest peak RSS", ing.peakRss / 2 ** 20, "MiB", "", "", "≤ 300 MB", ing.peakRss <= 300e6)
-  if (COMPARE !== undefined && keys === "seq") {
+  if (COMPARE !== undefined) {
     await compared(c, "ingest", "events/s", async (tree, run) =>
-      (await runIngest(file, Path.join(dir, `ingest-cmp-${run}.sqlite`), tree)).eventsPerSecond)
+      (await runIngest(file, Path.join(dir, `ingest-cmp${keys}-${run}.sqlite`), tree)).eventsPerSecond)
   }
   if (keys === "seq" && want("5")) {
     log("case 5: start-up to /ready with the ingested events stored")
