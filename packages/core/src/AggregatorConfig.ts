@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Event from "./Event.js"
+import * as Retention from "./Retention.js"
 
 /**
  * @since 0.1.0
@@ -36,6 +37,18 @@ export interface Settings {
   readonly maxGroupEvents: number
   /** Live followers of the log per process (`MAX_FOLLOWERS`). */
   readonly maxFollowers: number
+  /** How long events are stored (`RETENTION`): `forever` or a duration such as `30d`. */
+  readonly retention: string
+  /** How long keys are remembered (`DEDUP_WINDOW`), at least `retention`. */
+  readonly dedupWindow: string
+  /** Per-topic retention (`TOPIC_RETENTION=logs=1d,orders=30d`). */
+  readonly topicRetention: Readonly<Record<string, string>>
+  /** Per-topic dedup window (`TOPIC_DEDUP_WINDOW`). */
+  readonly topicDedupWindow: Readonly<Record<string, string>>
+  /** How often the pruner runs, in milliseconds (library setting; default one minute). */
+  readonly pruneIntervalMs: number
+  /** Most rows one pruning transaction removes (library setting; default 1000). */
+  readonly pruneBatch: number
 }
 
 /**
@@ -57,7 +70,13 @@ export const defaults: Settings = {
   maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES,
   maxPayloadDepth: Event.DEFAULT_MAX_PAYLOAD_DEPTH,
   maxGroupEvents: 10_000,
-  maxFollowers: 1_000
+  maxFollowers: 1_000,
+  retention: "forever",
+  dedupWindow: "forever",
+  topicRetention: {},
+  topicDedupWindow: {},
+  pruneIntervalMs: 60_000,
+  pruneBatch: 1_000
 }
 
 const UNITS: Record<string, number> = {
@@ -142,6 +161,28 @@ export const maxFollowers: Config.Config<number> = Config.integer("MAX_FOLLOWERS
   Config.withDefault(defaults.maxFollowers)
 )
 
+/** A duration setting read from `name` (`forever`, `90s`, `12h`, `30d`); checked by `check`. */
+const durationText = (name: string, fallback: string): Config.Config<string> =>
+  Config.string(name).pipe(Config.withDefault(fallback))
+
+/** A per-topic setting read from `name`: `logs=1d,orders=30d`. */
+export const topicMap = (name: string): Config.Config<Readonly<Record<string, string>>> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const map = Retention.parseTopicMap(text)
+      return map === undefined
+        ? Either.left(ConfigError.InvalidData([], `must be topic=duration items separated by commas such as logs=1d,orders=30d, got ${JSON.stringify(text)}`))
+        : Either.right(map)
+    }),
+    Config.withDefault({})
+  )
+
+/** `RETENTION` */
+export const retention: Config.Config<string> = durationText("RETENTION", defaults.retention)
+
+/** `DEDUP_WINDOW` */
+export const dedupWindow: Config.Config<string> = durationText("DEDUP_WINDOW", defaults.dedupWindow)
+
 /** All the core's settings from the environment (types only; `check` applies the bounds). */
 export const config: Config.Config<Settings> = Config.all({
   dbPath,
@@ -153,7 +194,13 @@ export const config: Config.Config<Settings> = Config.all({
   maxEventBytes,
   maxPayloadDepth,
   maxGroupEvents: Config.succeed(defaults.maxGroupEvents),
-  maxFollowers
+  maxFollowers,
+  retention,
+  dedupWindow,
+  topicRetention: topicMap("TOPIC_RETENTION"),
+  topicDedupWindow: topicMap("TOPIC_DEDUP_WINDOW"),
+  pruneIntervalMs: Config.succeed(defaults.pruneIntervalMs),
+  pruneBatch: Config.succeed(defaults.pruneBatch)
 })
 
 /** A rule a setting must follow: `undefined` when `value` follows it, else what it must be. */
@@ -202,8 +249,23 @@ export const checkWith = <S extends object>(
   return Effect.succeed(settings)
 }
 
-/** The bounds of every core setting. */
-export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.ConfigError> = checkWith<Settings>({
+/** A string, or a record of strings (the per-topic settings). */
+const text: Rule = (value) => typeof value === "string" ? undefined : `must be a string, got ${show(value)}`
+const texts: Rule = (value) =>
+  typeof value === "object" && value !== null && Object.values(value).every((v) => typeof v === "string")
+    ? undefined
+    : `must be a record of topic to duration, got ${show(value)}`
+
+/** The bounds of every core setting, then the retention rules (durations readable, window ≥ retention). */
+export const check = (settings: Settings): Effect.Effect<Settings, ConfigError.ConfigError> =>
+  Effect.flatMap(checkBounds(settings), (s) => {
+    const result = Retention.policyOf(s)
+    if ("policy" in result) return Effect.succeed(s)
+    const [name, problem] = result.problem
+    return Effect.fail(ConfigError.InvalidData([name], problem))
+  })
+
+const checkBounds: (settings: Settings) => Effect.Effect<Settings, ConfigError.ConfigError> = checkWith<Settings>({
   dbPath: ["DEDUP_DB_PATH", nonEmpty],
   workerCount: ["WORKER_COUNT", integer(1, 1024)],
   queueMaxSize: ["QUEUE_MAXSIZE", integer(0)],
@@ -213,7 +275,13 @@ export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.
   maxEventBytes: ["MAX_EVENT_BYTES", integer(1)],
   maxPayloadDepth: ["MAX_PAYLOAD_DEPTH", integer(1, Event.MAX_PAYLOAD_DEPTH_LIMIT)],
   maxGroupEvents: ["maxGroupEvents", integer(1)],
-  maxFollowers: ["MAX_FOLLOWERS", integer(0)]
+  maxFollowers: ["MAX_FOLLOWERS", integer(0)],
+  retention: ["RETENTION", text],
+  dedupWindow: ["DEDUP_WINDOW", text],
+  topicRetention: ["TOPIC_RETENTION", texts],
+  topicDedupWindow: ["TOPIC_DEDUP_WINDOW", texts],
+  pruneIntervalMs: ["pruneIntervalMs", integer(1)],
+  pruneBatch: ["pruneBatch", integer(1)]
 })
 
 /**

@@ -4,17 +4,46 @@
  *
  * @since 0.1.0
  */
+import * as Crypto from "node:crypto"
 import * as Event from "./Event.js"
 import type { Outcome, TopicCounters } from "./EventStore.js"
+import { canonicalText } from "./internal/jsonValue.js"
 
 /** A stored copy, as much of it as deciding duplicate vs conflict needs. */
-export interface Existing {
+export interface StoredCopy {
   readonly seq: number
   readonly timestamp: string
   readonly source: string
   /** The payload as stored: JSON text. */
   readonly payload: Event.Payload
+  readonly hash?: null | undefined
 }
+
+/**
+ * What is left of a key whose event left retention while the key is still inside its dedup
+ * window: the original `seq` and the hash of the stored content (`contentHash`).
+ */
+export interface KeyRecord {
+  readonly seq: number
+  readonly hash: string
+}
+
+/** What is known of a key already taken: its stored copy, or its key record. */
+export type Existing = StoredCopy | KeyRecord
+
+/** Whether `existing` is a key record (its event was pruned). */
+export const isKeyRecord = (existing: Existing): existing is KeyRecord => typeof existing.hash === "string"
+
+/**
+ * The SHA-256 (hex) of an event's content: timestamp, source and the payload's JSON value (any
+ * member order or whitespace, numbers as exact decimals), so it is equal exactly when `sameContent`
+ * would call two copies the same.
+ */
+export const contentHash = (content: { readonly timestamp: string; readonly source: string; readonly payload: string }): string =>
+  Crypto.createHash("sha256")
+    .update(JSON.stringify([content.timestamp, content.source]))
+    .update(canonicalText(content.payload))
+    .digest("hex")
 
 /** A row to insert. */
 export interface Row {
@@ -52,9 +81,11 @@ export const distinctKeys = (events: ReadonlyArray<Event.Key>): Array<Event.Key>
 
 /** Whether a later copy carries the same content as the stored one (payloads as JSON values). */
 export const sameContent = (event: Event.Event, stored: Existing): boolean =>
-  event.timestamp === stored.timestamp &&
-  event.source === stored.source &&
-  Event.samePayload(event.payload, stored.payload)
+  isKeyRecord(stored)
+    ? contentHash(event) === stored.hash
+    : event.timestamp === stored.timestamp &&
+      event.source === stored.source &&
+      Event.samePayload(event.payload, stored.payload)
 
 /**
  * Resolves a group in order: the first copy of a key (stored before, or earlier in the group) wins;

@@ -13,6 +13,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Event from "./Event.js"
+import type * as Retention from "./Retention.js"
 
 /**
  * A store could not do its work (I/O, a locked or corrupt file, a lost connection). The request
@@ -21,7 +22,7 @@ import type * as Event from "./Event.js"
  * @since 0.1.0
  */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
-  operation: Schema.Literal("append", "read", "open"),
+  operation: Schema.Literal("append", "read", "open", "prune"),
   cause: Schema.Defect
 }) {
   /** Turns any failure or defect of `effect` into a `StoreError` for `operation`. */
@@ -109,6 +110,48 @@ export interface ReadOptions {
 }
 
 /**
+ * One pruning step: remove at most `maxRows` events past their topic's retention at `now` (epoch
+ * ms; compared with `received_at`), keeping a key record for those still inside their dedup window,
+ * and forget at most `maxRows` key records past their window. One short transaction.
+ *
+ * @since 0.1.0
+ */
+export interface PruneRequest {
+  readonly now: number
+  readonly policy: Retention.Policy
+  readonly maxRows: number
+}
+
+/**
+ * What one pruning step did. `more`: it stopped at `maxRows`, another step has work.
+ *
+ * @since 0.1.0
+ */
+export interface Pruned {
+  readonly pruned: number
+  readonly recorded: number
+  readonly forgotten: number
+  readonly more: boolean
+}
+
+/** Nothing pruned, nothing left to do. */
+export const nothingPruned: Pruned = { pruned: 0, recorded: 0, forgotten: 0, more: false }
+
+/**
+ * What retention did to one topic, persisted: events pruned (lifetime), the highest pruned `seq`,
+ * key records held now, keys forgotten (lifetime), and the oldest stored `seq` (null: none stored).
+ *
+ * @since 0.1.0
+ */
+export interface TopicRetention {
+  readonly pruned: number
+  readonly prunedThrough: number
+  readonly keyRecords: number
+  readonly forgotten: number
+  readonly oldest: number | null
+}
+
+/**
  * The store service.
  *
  * @since 0.1.0
@@ -148,6 +191,15 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
    * Optional: a store without it reports no times.
    */
   readonly lastEventTimes?: Effect.Effect<ReadonlyMap<string, string>, StoreError>
+  /**
+   * One pruning step (see `PruneRequest`). Safe beside appends: an event younger than its retention
+   * is never removed; with a shared store, only one process prunes at a time (others do nothing).
+   */
+  readonly prune?: (request: PruneRequest) => Effect.Effect<Pruned, StoreError>
+  /** Per topic, what retention did (topics that never had anything pruned may be absent). */
+  readonly retention?: Effect.Effect<ReadonlyMap<string, TopicRetention>, StoreError>
+  /** The original `seq` of a key whose event was pruned while the key is still remembered. */
+  readonly keyRecord?: (key: Event.Key) => Effect.Effect<Option.Option<number>, StoreError>
 }>() {}
 
 /**

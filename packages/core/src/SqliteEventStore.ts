@@ -23,6 +23,7 @@ import { migrations } from "./internal/migrations/sqlite.js"
 import { appendGroups, type GroupResult } from "./internal/sqliteAppend.js"
 import * as WriterThread from "./internal/writerThread.js"
 import * as SqlEventStore from "./SqlEventStore.js"
+import * as SqlRetention from "./SqlRetention.js"
 
 /**
  * @since 0.1.0
@@ -50,7 +51,8 @@ const MAX_TRANSACTION_EVENTS = 100_000
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
-const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > ? ORDER BY seq LIMIT ?`
+// The empty topic is retention's marker of a pruned head (see SqlRetention), never an event.
+const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > ? AND topic <> '' ORDER BY seq LIMIT ?`
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?`
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = ? AND event_id = ?`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
@@ -88,7 +90,7 @@ export const make = (
       const inMemory = options.filename === ":memory:" || options.filename === ""
       if (inMemory || options.writer === "inline") {
         yield* sql.unsafe(`PRAGMA cache_size = -${cacheSizeKiB}`)
-        return fromClient(sql, inline(sql))
+        return fromClient(sql, inline(sql), inlinePrune(sql))
       }
       const thread = yield* WriterThread.make({
         filename: options.filename,
@@ -96,7 +98,7 @@ export const make = (
         cacheSizeKiB,
         maxTransactionEvents: MAX_TRANSACTION_EVENTS
       })
-      return fromClient(sql, thread.append)
+      return fromClient(sql, thread.append, thread.prune)
     })
   )
 
@@ -109,7 +111,15 @@ const inline = (sql: SqlClient.SqlClient): Write => (events, receivedAt) =>
     Effect.map(sql.withTransaction(appendGroups(sql, [{ events, receivedAt }])), (results) => results[0]!)
   )
 
-const fromClient = (sql: SqlClient.SqlClient, write: Write): EventStore.EventStore["Type"] => {
+type Prune = (request: EventStore.PruneRequest) => Effect.Effect<EventStore.Pruned, EventStore.StoreError>
+
+const pruneStatements = SqlRetention.statements("sqlite")
+
+/** Prunes on the store's own connection (one transaction per step). */
+const inlinePrune = (sql: SqlClient.SqlClient): Prune => (request) =>
+  EventStore.StoreError.refail("prune", sql.withTransaction(SqlRetention.pruneStep(sql, pruneStatements, request)))
+
+const fromClient = (sql: SqlClient.SqlClient, write: Write, prune: Prune): EventStore.EventStore["Type"] => {
   // received_at comes from the caller's Clock (a TestClock in tests), whichever thread commits.
   const append = (events: ReadonlyArray<Event.Event>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
@@ -126,6 +136,8 @@ const fromClient = (sql: SqlClient.SqlClient, write: Write): EventStore.EventSto
   return EventStore.EventStore.of({
     append,
     ...reads,
+    ...SqlRetention.reads(sql, pruneStatements),
+    prune,
     shared: false,
     kind: "sqlite",
     // Readers in other processes (a CLI following a server's file) learn of commits by reading the

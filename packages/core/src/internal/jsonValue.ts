@@ -50,3 +50,26 @@ export const sameValue = (a: string, b: string): boolean => {
     return false
   }
 }
+
+const canonical = (value: unknown): string => {
+  if (value instanceof DecimalNumber) return value.canonical
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`
+  if (typeof value === "object" && value !== null) {
+    const keys = Object.keys(value).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`
+  }
+  return JSON.stringify(value)
+}
+
+/**
+ * One text per JSON value: members sorted, no whitespace, escapes decoded, numbers as exact
+ * decimals, so two texts `sameValue` calls equal have the same canonical text. A text that does not
+ * parse is its own canonical text.
+ */
+export const canonicalText = (text: string): string => {
+  try {
+    return canonical(parse(text, { number: decimal }))
+  } catch {
+    return text
+  }
+}

@@ -29,9 +29,14 @@ export interface GroupResult {
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
-const LOOKUP = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
+// Stored copies, then key records of pruned events (retention): the same keys (one JSON text, twice).
+const LOOKUP = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload, NULL AS hash
 FROM json_each(?) AS j CROSS JOIN events AS e
-WHERE e.topic = j.value ->> 0 AND e.event_id = j.value ->> 1`
+WHERE e.topic = j.value ->> 0 AND e.event_id = j.value ->> 1
+UNION ALL
+SELECT k.seq, k.topic, k.event_id, NULL, NULL, NULL, k.hash
+FROM json_each(?) AS j CROSS JOIN key_records AS k
+WHERE k.topic = j.value ->> 0 AND k.event_id = j.value ->> 1`
 
 const NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS next FROM events"
 
@@ -111,7 +116,8 @@ export const appendGroups = (
         }
       }
     }
-    const found = yield* sql.unsafe<Plan.Existing & Event.Key>(LOOKUP, [JSON.stringify(keys)])
+    const keysText = JSON.stringify(keys)
+    const found = yield* sql.unsafe<Plan.Existing & Event.Key>(LOOKUP, [keysText, keysText])
     const stored = new Map<string, Plan.Existing>()
     for (const row of found) stored.set(Event.keyString(row), row)
     const [head] = yield* sql.unsafe<{ readonly next: number }>(NEXT_SEQ)

@@ -13,10 +13,13 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads"
+import * as SqlRetention from "../SqlRetention.js"
 import { appendGroups } from "./sqliteAppend.js"
 import type { FromWriter, ToWriter, WriterInit } from "./writerProtocol.js"
 
 type Append = Extract<ToWriter, { readonly _tag: "Append" }>
+type Prune = Extract<ToWriter, { readonly _tag: "Prune" }>
+const pruneStatements = SqlRetention.statements("sqlite")
 
 const init = workerData as WriterInit
 const port = parentPort!
@@ -54,7 +57,8 @@ const open = Effect.gen(function*() {
   return sql
 }).pipe(Scope.extend(scope))
 
-const waiting: Array<Append> = []
+// Appends and pruning steps in arrival order: a pruning step runs alone, between transactions.
+const waiting: Array<Append | Prune> = []
 let closing = false
 let busy = false
 
@@ -81,11 +85,21 @@ const drain = async (sql: SqliteClient.SqliteClient) => {
   for (;;) {
     // Everything already sent joins this transaction, not only what the event loop delivered.
     for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) take(m.message as ToWriter)
-    if (waiting.length === 0) break
+    const first = waiting[0]
+    if (first === undefined) break
+    if (first._tag === "Prune") {
+      waiting.shift()
+      const exit = await Effect.runPromiseExit(sql.withTransaction(SqlRetention.pruneStep(sql, pruneStatements, first.request)))
+      send(Exit.isSuccess(exit)
+        ? { _tag: "Pruned", id: first.id, result: exit.value }
+        : { _tag: "PruneFailed", id: first.id, message: messageOf(exit.cause) })
+      continue
+    }
     const batch: Array<Append> = []
     let size = 0
-    while (waiting.length > 0 && (batch.length === 0 || size + waiting[0]!.events.length <= init.maxTransactionEvents)) {
-      const next = waiting.shift()!
+    for (let next = waiting[0]; next !== undefined && next._tag === "Append"; next = waiting[0]) {
+      if (batch.length > 0 && size + next.events.length > init.maxTransactionEvents) break
+      waiting.shift()
       batch.push(next)
       size += next.events.length
     }

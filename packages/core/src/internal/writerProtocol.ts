@@ -3,6 +3,7 @@
  * structured-cloned across the thread boundary.
  */
 import type * as Event from "../Event.js"
+import type * as EventStore from "../EventStore.js"
 import type { GroupResult } from "./sqliteAppend.js"
 
 /** What the writer thread is started with (`workerData`). */
@@ -23,6 +24,7 @@ export type ToWriter =
     readonly events: ReadonlyArray<Event.Event>
     readonly receivedAt: string
   }
+  | { readonly _tag: "Prune"; readonly id: number; readonly request: EventStore.PruneRequest }
   | { readonly _tag: "Close" }
 
 /** Writer -> main. */
@@ -31,3 +33,5 @@ export type FromWriter =
   | { readonly _tag: "OpenFailed"; readonly message: string }
   | { readonly _tag: "Appended"; readonly id: number; readonly result: GroupResult }
   | { readonly _tag: "AppendFailed"; readonly ids: ReadonlyArray<number>; readonly message: string }
+  | { readonly _tag: "Pruned"; readonly id: number; readonly result: EventStore.Pruned }
+  | { readonly _tag: "PruneFailed"; readonly id: number; readonly message: string }

@@ -12,13 +12,15 @@ import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type * as Event from "../Event.js"
-import { StoreError } from "../EventStore.js"
+import { type Pruned, type PruneRequest, StoreError } from "../EventStore.js"
 import type { GroupResult } from "./sqliteAppend.js"
 import type { FromWriter, ToWriter, WriterInit } from "./writerProtocol.js"
 
 export interface WriterThread {
   /** Commits one group (in its own transaction or merged with others waiting) and returns its result. */
   readonly append: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<GroupResult, StoreError>
+  /** One pruning step, in its own transaction between commits (one write connection: they never wait on each other's locks). */
+  readonly prune: (request: PruneRequest) => Effect.Effect<Pruned, StoreError>
 }
 
 /**
@@ -37,9 +39,11 @@ interface Thread {
   readonly exited: Promise<void>
 }
 
-type Settle = (result: Either.Either<GroupResult, string>) => void
+/** A reply: a group's result or a pruning step's (each caller knows which it asked for). */
+type Reply = GroupResult | Pruned
+type Settle = (result: Either.Either<Reply, string>) => void
 
-const failure = (operation: "append" | "open", message: string) =>
+const failure = (operation: "append" | "open" | "prune", message: string) =>
   new StoreError({ operation, cause: new Error(message) })
 
 /** Starts the writer thread (waits until its connection is open); it stops with the scope. */
@@ -49,7 +53,7 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
     let current: Thread | undefined
     let nextId = 1
 
-    const settle = (id: number, result: Either.Either<GroupResult, string>) => {
+    const settle = (id: number, result: Either.Either<Reply, string>) => {
       const entry = pending.get(id)
       if (entry === undefined) return
       pending.delete(id)
@@ -83,6 +87,11 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
             return settle(message.id, Either.right(message.result))
           case "AppendFailed":
             for (const id of message.ids) settle(id, Either.left(message.message))
+            return
+          case "Pruned":
+            return settle(message.id, Either.right(message.result))
+          case "PruneFailed":
+            return settle(message.id, Either.left(message.message))
         }
       })
       worker.on("error", (error) => (lastError = error))
@@ -100,18 +109,19 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
 
     const post = (thread: Thread, message: ToWriter) => thread.worker.postMessage(message)
 
-    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
-      Effect.async<GroupResult, StoreError>((resume) => {
+    const call = <A extends Reply>(operation: "append" | "prune", message: (id: number) => ToWriter) =>
+      Effect.async<A, StoreError>((resume) => {
         const thread = current ?? (current = spawn())
         const id = nextId++
         if (pending.size === 0) thread.worker.ref()
         pending.set(id, {
           thread,
           settle: (result) =>
-            resume(Either.isRight(result) ? Effect.succeed(result.right) : Effect.fail(failure("append", result.left)))
+            // The writer answers an id with the reply of the message sent under it.
+            resume(Either.isRight(result) ? Effect.succeed(result.right as A) : Effect.fail(failure(operation, result.left)))
         })
         thread.ready.then(
-          () => post(thread, { _tag: "Append", id, events, receivedAt }),
+          () => post(thread, message(id)),
           (error: Error) => settle(id, Either.left(error.message))
         )
         // Interrupted: forget the caller (the group may still commit, as an inline commit would).
@@ -133,5 +143,8 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
           clearTimeout(timer)
         })
     ).pipe(Effect.onError(() => Effect.promise(() => first.worker.terminate())))
-    return { append } satisfies WriterThread
+    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
+      call<GroupResult>("append", (id) => ({ _tag: "Append", id, events, receivedAt }))
+    const prune = (request: PruneRequest) => call<Pruned>("prune", (id) => ({ _tag: "Prune", id, request }))
+    return { append, prune } satisfies WriterThread
   })

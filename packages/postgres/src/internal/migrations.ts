@@ -114,5 +114,26 @@ export const migrations = {
       `CREATE FUNCTION event_aggregator_commit_channel() RETURNS text LANGUAGE sql IMMUTABLE AS $fn$ SELECT '${channel}'::text $fn$`
     )
     yield* sql.unsafe(commitFunction("CREATE OR REPLACE", key, channel))
+  }),
+  // Retention (RETENTION / DEDUP_WINDOW): key records of pruned events still inside their dedup
+  // window, and what pruning did per topic.
+  "0004_retention": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE key_records (
+      topic TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      seq BIGINT NOT NULL,
+      hash TEXT NOT NULL,
+      received_at TEXT NOT NULL,
+      PRIMARY KEY (topic, event_id)
+    )`
+    yield* sql`CREATE INDEX key_records_topic_seq ON key_records (topic, seq)`
+    yield* sql`CREATE TABLE topic_retention (
+      topic TEXT PRIMARY KEY,
+      pruned BIGINT NOT NULL,
+      pruned_through BIGINT NOT NULL,
+      key_records BIGINT NOT NULL,
+      forgotten BIGINT NOT NULL
+    )`
   })
 }

@@ -23,5 +23,26 @@ export const migrations = {
       duplicate_dropped INTEGER NOT NULL,
       conflicts INTEGER NOT NULL
     ) WITHOUT ROWID`
+  }),
+  // Retention (RETENTION / DEDUP_WINDOW): key records of pruned events still inside their dedup
+  // window, and what pruning did per topic.
+  "0002_retention": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE key_records (
+      topic TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      hash TEXT NOT NULL,
+      received_at TEXT NOT NULL,
+      PRIMARY KEY (topic, event_id)
+    ) WITHOUT ROWID`
+    yield* sql`CREATE INDEX key_records_topic_seq ON key_records (topic, seq)`
+    yield* sql`CREATE TABLE topic_retention (
+      topic TEXT PRIMARY KEY,
+      pruned INTEGER NOT NULL,
+      pruned_through INTEGER NOT NULL,
+      key_records INTEGER NOT NULL,
+      forgotten INTEGER NOT NULL
+    ) WITHOUT ROWID`
   })
 }
