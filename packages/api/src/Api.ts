@@ -30,6 +30,11 @@ const ApiError = <const Tag extends string, const Fields extends Schema.Struct.F
 export const BadRequest = ApiError("BadRequest", "Malformed JSON or NDJSON, or a bad query parameter")
 export const Unauthorized = ApiError("Unauthorized", "Missing or wrong API key")
 export const NotFound = ApiError("NotFound", "No such route, or no event with that key")
+export const Gone = ApiError(
+  "Gone",
+  "The event left retention (RETENTION); its key is still remembered (DEDUP_WINDOW), so a re-send is still a duplicate",
+  { seq: Schema.Number }
+)
 export const PayloadTooLarge = ApiError("PayloadTooLarge", "Body over MAX_BODY_BYTES or more than MAX_BATCH events", {
   limit: Schema.Number
 })
@@ -57,6 +62,7 @@ export type ApiError =
   | typeof BadRequest.Type
   | typeof Unauthorized.Type
   | typeof NotFound.Type
+  | typeof Gone.Type
   | typeof PayloadTooLarge.Type
   | typeof UnsupportedMediaType.Type
   | typeof InvalidEvents.Type
@@ -71,6 +77,7 @@ export const errorStatus: Record<ApiError["error"], number> = {
   BadRequest: 400,
   Unauthorized: 401,
   NotFound: 404,
+  Gone: 410,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   InvalidEvents: 422,
@@ -189,7 +196,8 @@ export const StreamHeaders = Schema.Struct({
 export const EventStream = HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
   identifier: "EventStream",
   description: "Server-Sent Events: `retry: 2000`, then per event `id: <seq>` and `data: <the stored event as JSON>`; " +
-    "a `: keep-alive` comment every 15 s while idle. Ends at shutdown: reconnect with Last-Event-ID."
+    "a `: keep-alive` comment every 15 s while idle; first an `event: pruned` with `{\"pruned_before\": n}` when the cursor " +
+    "lies before events retention removed (the stream continues from the oldest stored one). Ends at shutdown: reconnect with Last-Event-ID."
 })
 
 /** A payload on the wire: the JSON object, exactly as published (every digit of every number). */
@@ -206,7 +214,8 @@ export const StoredEventJson = Schema.Struct({
 /** A page as the server writes it. */
 export const PageJson = Schema.Struct({
   events: Schema.Array(StoredEventJson),
-  next_after: Schema.NullOr(Schema.Number)
+  next_after: Schema.NullOr(Schema.Number),
+  pruned_before: Schema.optional(Schemas.PrunedBefore)
 }).annotations({ identifier: "Page" })
 
 export const EventPath = Schema.Struct({
@@ -267,8 +276,9 @@ export class EventsReadApi extends HttpApiGroup.make("events")
       .setPath(EventPath)
       .addSuccess(StoredEventJson)
       .addError(NotFound, { status: 404 })
+      .addError(Gone, { status: 410 })
       .addError(StoreUnavailable, { status: 503 })
-      .annotate(OpenApi.Summary, "The stored copy of one key (URL-encode both parts)")
+      .annotate(OpenApi.Summary, "The stored copy of one key (URL-encode both parts); 410 when it left retention while its key is remembered")
   )
   .add(
     HttpApiEndpoint.get("stats", "/stats")

@@ -97,11 +97,16 @@ export const stringifyStored = (e: StoredEvent): string =>
   }}`
 
 /**
- * A page of stored events as JSON (`{"events": [...], "next_after": n | null}`).
+ * A page of stored events as JSON (`{"events": [...], "next_after": n | null}`, with
+ * `"pruned_before": n` when retention removed events after the cursor).
  *
  * @since 0.1.0
  */
 export const stringifyPage = (page: {
   readonly events: ReadonlyArray<StoredEvent>
   readonly next_after: number | null
-}): string => `{"events":[${page.events.map(stringifyStored).join(",")}],"next_after":${page.next_after}}`
+  readonly pruned_before?: number | undefined
+}): string =>
+  `{"events":[${page.events.map(stringifyStored).join(",")}],"next_after":${page.next_after}${
+    page.pruned_before === undefined ? "" : `,"pruned_before":${page.pruned_before}`
+  }}`

@@ -61,6 +61,18 @@ export const StoredEvent = Schema.Struct({
 export type StoredEvent = typeof StoredEvent.Type
 
 /**
+ * Present when events after the reader's cursor (of its topic, if it gave one) were removed by
+ * retention: every event with a `seq` below it that followed the cursor may be gone. The page holds
+ * what is still stored, from the oldest on.
+ *
+ * @since 0.1.0
+ */
+export const PrunedBefore = Schema.Number.annotations({
+  identifier: "PrunedBefore",
+  description: "events after the cursor and below this seq were removed by retention (RETENTION); the page continues from the oldest stored one"
+})
+
+/**
  * A page of the log: `next_after` is the seq to pass as `after` for the next page, or null when
  * nothing more is stored right now.
  *
@@ -68,7 +80,8 @@ export type StoredEvent = typeof StoredEvent.Type
  */
 export const Page = Schema.Struct({
   events: Schema.Array(StoredEvent),
-  next_after: Schema.NullOr(Schema.Number)
+  next_after: Schema.NullOr(Schema.Number),
+  pruned_before: Schema.optional(PrunedBefore)
 }).annotations({ identifier: "Page" })
 
 /** @since 0.1.0 */
@@ -88,7 +101,17 @@ export type Issue = typeof Issue.Type
 export const TopicStats = Schema.Struct({
   unique_processed: Schema.Number,
   duplicate_dropped: Schema.Number,
-  conflicts: Schema.Number
+  conflicts: Schema.Number,
+  /** Events of the topic stored now (unique_processed minus those pruned by retention). */
+  stored: Schema.optional(Schema.Number),
+  /** The oldest stored `seq` of the topic; null when none is stored. */
+  oldest_seq: Schema.optional(Schema.NullOr(Schema.Number)),
+  /** How long the topic's events are stored (`RETENTION` or its override): `forever`, `30d`. */
+  retention: Schema.optional(Schema.String),
+  /** How long the topic's keys are remembered (`DEDUP_WINDOW` or its override). */
+  dedup_window: Schema.optional(Schema.String),
+  /** Keys whose event was pruned, still remembered (a duplicate of one is still a duplicate). */
+  key_records: Schema.optional(Schema.Number)
 }).annotations({ identifier: "TopicStats" })
 
 /**
@@ -111,7 +134,9 @@ export const Stats = Schema.Struct({
   queue_capacity: Schema.NullOr(Schema.Number),
   /** Followers of the log in this process, and how many of them are reading the store to catch up. */
   followers: Schema.Number,
-  followers_catching_up: Schema.Number
+  followers_catching_up: Schema.Number,
+  /** The retention settings every topic without an override follows. */
+  retention: Schema.optional(Schema.Struct({ retention: Schema.String, dedup_window: Schema.String }))
 }).annotations({ identifier: "Stats" })
 
 /** @since 0.1.0 */

@@ -7,6 +7,7 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -23,8 +24,11 @@ import * as EventStore from "./EventStore.js"
 import * as Committer from "./internal/committer.js"
 import * as Live from "./internal/live.js"
 import { metrics } from "./internal/metrics.js"
+import * as Pruner from "./internal/pruner.js"
+import * as RetentionView from "./internal/retentionView.js"
 import * as State from "./internal/state.js"
 import * as Page from "./Page.js"
+import * as Retention from "./Retention.js"
 
 /**
  * The queue holds `capacity` events already; retry later (HTTP 503 with `Retry-After`).
@@ -54,6 +58,17 @@ export class BatchTooLarge extends Schema.TaggedError<BatchTooLarge>()("BatchToo
  */
 export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", {
   message: Schema.String
+}) {}
+
+/**
+ * The event of that key left retention (`RETENTION`) while its key is still remembered
+ * (`DEDUP_WINDOW`): a re-send is still a duplicate of `seq` (HTTP 410).
+ *
+ * @since 0.1.0
+ */
+export class EventPruned extends Schema.TaggedError<EventPruned>()("EventPruned", {
+  message: Schema.String,
+  seq: Schema.Number
 }) {}
 
 export {
@@ -128,8 +143,19 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   readonly stats: Effect.Effect<Stats>
   /** A page of the log in commit order. */
   readonly events: (options: EventStore.ReadOptions) => Effect.Effect<Page.Page, EventStore.StoreError>
-  /** The stored copy of one key. */
-  readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, EventStore.StoreError>
+  /**
+   * The stored copy of one key; `EventPruned` when it left retention while its key is remembered,
+   * none when the key was never accepted (or is forgotten).
+   */
+  readonly get: (key: Event.Key) => Effect.Effect<Option.Option<Event.StoredEvent>, EventStore.StoreError | EventPruned>
+  /**
+   * Where a reader whose cursor is `after` (of `topic`, if given) stands with retention: the
+   * `pruned_before` of `Page` (events after the cursor and below it were pruned), or undefined.
+   */
+  readonly prunedBefore: (options: { readonly topic?: string | undefined; readonly after: number }) => Effect.Effect<
+    number | undefined,
+    EventStore.StoreError
+  >
   /** False once shutdown has begun. */
   readonly accepting: Effect.Effect<boolean>
   /** Accepting, and the store answers now (a shared database can go away and come back). */
@@ -241,11 +267,21 @@ export const make: Effect.Effect<
   const enqueue = (events: ReadonlyArray<Event.Event>) =>
     events.length === 0 ? Effect.void : Effect.asVoid(offer(events, undefined))
 
+  const policy = yield* retentionPolicy(settings)
+  const pruning = Retention.prunes(policy)
+  const report = store.retention ?? Effect.succeed(new Map<string, EventStore.TopicRetention>())
+  const prunedBefore = (options: { readonly topic?: string | undefined; readonly after: number }) =>
+    pruning ? Effect.map(report, (r) => RetentionView.prunedBefore(r, options.topic, options.after)) : Effect.succeed(undefined)
+
   const live = yield* Live.make(store)
   const worker = Committer.worker({ store, settings, state, queue, drained, live })
   for (let i = 0; i < settings.workerCount; i++) {
     yield* Effect.forkScoped(worker)
   }
+
+  yield* Metric.set(metrics.keyRecords, 0)
+  yield* Pruner.reportKeyRecords(store)
+  yield* Pruner.start(store, { policy, interval: Duration.millis(settings.pruneIntervalMs), maxRows: settings.pruneBatch })
 
   // Registered after the workers, so it runs before they are interrupted.
   yield* Effect.addFinalizer(() =>
@@ -273,17 +309,23 @@ export const make: Effect.Effect<
       ))
     : Ref.get(state)
 
+  const retentionReport = pruning ? Effect.orElseSucceed(report, () => undefined) : Effect.succeed(undefined)
   const stats = Effect.map(
-    Effect.all([current, Clock.currentTimeMillis, live.followers]),
-    ([s, now, followers]): Stats => ({
-      ...State.counters(s),
+    Effect.all([current, Clock.currentTimeMillis, live.followers, retentionReport]),
+    ([s, now, followers, retained]): Stats => {
+      const counters = State.counters(s)
+      return {
+      ...counters,
+      per_topic: retained === undefined ? counters.per_topic : RetentionView.perTopic(counters.per_topic, retained, policy),
       uptime: (now - startedMillis) / 1000,
       started_at,
       workers: settings.workerCount,
       queue_capacity: capacity > 0 ? capacity : null,
       followers: followers.following,
-      followers_catching_up: followers.catchingUp
-    })
+      followers_catching_up: followers.catchingUp,
+      retention: Retention.describe(policy.default)
+    }
+    }
   )
 
   const limits: Event.Limits = { maxEventBytes: settings.maxEventBytes, maxPayloadDepth: settings.maxPayloadDepth }
@@ -294,8 +336,23 @@ export const make: Effect.Effect<
     submit,
     enqueue,
     stats,
-    events: (options) => Page.collect(store.read, options),
-    get: store.get,
+    events: (options) =>
+      Effect.flatMap(Page.collect(store.read, options), (page) =>
+        // Asked after the read: an event pruned during it is reported, never missed silently.
+        Effect.map(prunedBefore(options), (before) => before === undefined ? page : { ...page, pruned_before: before })),
+    get: (key) =>
+      Effect.flatMap(store.get(key), (found) =>
+        found._tag === "Some" || store.keyRecord === undefined ? Effect.succeed(found) : Effect.flatMap(
+          store.keyRecord(key),
+          (seq) =>
+            seq._tag === "None" ? Effect.succeed(found) : Effect.fail(
+              new EventPruned({
+                message: `the event ${key.topic}/${key.event_id} (seq ${seq.value}) left retention; its key is still remembered`,
+                seq: seq.value
+              })
+            )
+        )),
+    prunedBefore,
     accepting: Effect.map(Ref.get(state), (s) => !s.closing),
     ready: Effect.flatMap(Ref.get(state), (s) =>
       s.closing ? Effect.succeed(false) : Effect.as(store.ping, true).pipe(Effect.orElseSucceed(() => false))),
@@ -312,6 +369,12 @@ export const make: Effect.Effect<
     storeKind: store.kind ?? "other"
   })
 })
+
+/** The retention policy of the settings (checked by `AggregatorConfig.check`; a bad one dies here). */
+const retentionPolicy = (settings: AggregatorConfig.Settings): Effect.Effect<Retention.Policy> => {
+  const result = Retention.policyOf(settings)
+  return "policy" in result ? Effect.succeed(result.policy) : Effect.dieMessage(`${result.problem[0]}: ${result.problem[1]}`)
+}
 
 /**
  * The aggregator as a layer; closing it is the graceful shutdown.

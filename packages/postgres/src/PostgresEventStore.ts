@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { CommitPlan as Plan, Event, EventStore, SqlEventStore } from "@event-aggregator/core"
+import { CommitPlan as Plan, Event, EventStore, SqlEventStore, SqlRetention } from "@event-aggregator/core"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -43,9 +43,12 @@ export interface Options {
   readonly maxConnections?: number | undefined
 }
 
-// The stored copies of a group's keys (before the lock; no transaction).
-const FIND = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload
-FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)`
+// The stored copies of a group's keys, then key records of pruned ones (before the lock; no transaction).
+const FIND = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload, NULL AS hash
+FROM events e JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)
+UNION ALL
+SELECT r.seq, r.topic, r.event_id, NULL, NULL, NULL, r.hash
+FROM key_records r JOIN unnest($1::text[], $2::text[]) AS k(topic, event_id) USING (topic, event_id)`
 
 const COMMIT = "SELECT event_aggregator_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS first_seq"
 
@@ -54,15 +57,30 @@ const LOCK = "SELECT pg_advisory_xact_lock(event_aggregator_commit_lock())"
 // Whether a group committed; under the lock, so a commit still running on a lost connection ends first.
 const COMMITTED = "SELECT first_seq FROM commit_groups WHERE id = $1"
 
-const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
+// The empty topic is retention's marker of a pruned head (see SqlRetention), never an event.
+const READ_ALL = `SELECT ${COLUMNS} FROM events WHERE seq > $1 AND topic <> '' ORDER BY seq LIMIT $2`
+
+// Only one instance prunes at a time: the others skip the step. (Two-key advisory locks never
+// meet the single-key commit lock.)
+const TRY_PRUNE_LOCK = "SELECT pg_try_advisory_xact_lock(1161905991, ('events'::regclass::oid::bigint % 2147483647)::int) AS locked"
+
+const pruneStatements = SqlRetention.statements("pg")
 const READ_TOPIC = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3`
 const GET = `SELECT ${COLUMNS} FROM events WHERE topic = $1 AND event_id = $2`
 const COUNTERS = "SELECT topic, unique_processed, duplicate_dropped, conflicts FROM topic_counters"
 
-/** The stored copies among `found`, by key. */
-const existingOf = (found: ReadonlyArray<Plan.StoredRow>): Map<string, Plan.Existing> => {
+/** A row of FIND: a stored copy (`hash` null) or a key record (the content columns null). */
+type FoundRow = Omit<Plan.StoredRow, "received_at"> & { readonly hash: string | null }
+
+/** The stored copies and key records among `found`, by key. */
+const existingOf = (found: ReadonlyArray<FoundRow>): Map<string, Plan.Existing> => {
   const existing = new Map<string, Plan.Existing>()
-  for (const row of found) existing.set(Event.keyString(row), { ...row, seq: Number(row.seq) })
+  for (const row of found) {
+    existing.set(
+      Event.keyString(row),
+      row.hash === null ? { ...row, hash: null, seq: Number(row.seq) } : { seq: Number(row.seq), hash: row.hash }
+    )
+  }
   return existing
 }
 
@@ -93,7 +111,7 @@ export const pipelineGroups: Metric.Metric.Gauge<number> = Pipeline.planned
 const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore["Type"], SqlError.SqlError> => {
   /** The stored copies of `keys`, by key. */
   const find = (keys: ReadonlyArray<Event.Key>) =>
-    Effect.map(sql.unsafe<Plan.StoredRow>(FIND, [keys.map((k) => k.topic), keys.map((k) => k.event_id)]), existingOf)
+    Effect.map(sql.unsafe<FoundRow>(FIND, [keys.map((k) => k.topic), keys.map((k) => k.event_id)]), existingOf)
 
   /** The locked step: the plan's rows and counters; the new rows' base (first seq - 1). */
   const commitPlan = (plan: Plan.Plan, group: string, receivedAt: string) =>
@@ -181,6 +199,16 @@ const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore
           Effect.flatMap(Clock.currentTimeMillis, (now) => pipeline.append(events, new Date(now).toISOString()))
         ),
       ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
+      ...SqlRetention.reads(sql, pruneStatements),
+      prune: (request) =>
+        EventStore.StoreError.refail(
+          "prune",
+          sql.withTransaction(Effect.gen(function*() {
+            const [lock] = yield* sql.unsafe<{ readonly locked: boolean }>(TRY_PRUNE_LOCK)
+            if (lock?.locked !== true) return EventStore.nothingPruned
+            return yield* SqlRetention.pruneStep(sql, pruneStatements, request)
+          }))
+        ),
       shared: true,
       kind: "postgres",
       // Every instance's commits, announced by the commit statement (NOTIFY, delivered on commit).

@@ -76,11 +76,18 @@ export const EventsHttpLive = HttpApiBuilder.group(Api.ServedApi, "events", (han
           // client cut before the first event then resumes from there, not from a later "now".
           const after = cursor.after === "now" ? yield* aggregator.head.pipe(Effect.mapError(storeUnavailable)) : undefined
           const follow = after === undefined ? cursor : { ...cursor, after }
-          return yield* Follow.eventStream(aggregator.follow(follow), drainBegan, after).pipe(Effect.mapError(followError))
+          const prunedBefore = follow.after === "now"
+            ? undefined
+            : yield* aggregator.prunedBefore({ topic: follow.topic, after: follow.after }).pipe(Effect.mapError(storeUnavailable))
+          return yield* Follow.eventStream(aggregator.follow(follow), drainBegan, after, prunedBefore).pipe(
+            Effect.mapError(followError)
+          )
         }))
       .handle("get", ({ path }) =>
         aggregator.get(path).pipe(
-          Effect.mapError(storeUnavailable),
+          Effect.mapError((error): typeof Api.Gone.Type | typeof Api.StoreUnavailable.Type =>
+            error._tag === "EventPruned" ? { error: "Gone", message: error.message, seq: error.seq } : storeUnavailable(error)
+          ),
           Effect.flatMap(Option.match({
             onNone: () =>
               Effect.fail<typeof Api.NotFound.Type>({

@@ -42,4 +42,16 @@ export const metrics = {
   followersCatchingUp: Metric.gauge("event_aggregator_followers_catching_up", {
     description: "Followers reading the store to catch up (behind the live announcements)"
   })
+,
+  pruned: Metric.counter("event_aggregator_events_pruned_total", {
+    description: "Events removed by retention (RETENTION) by this process",
+    incremental: true
+  }),
+  forgotten: Metric.counter("event_aggregator_keys_forgotten_total", {
+    description: "Keys forgotten by this process past their dedup window (DEDUP_WINDOW): the same key is accepted anew",
+    incremental: true
+  }),
+  keyRecords: Metric.gauge("event_aggregator_key_records", {
+    description: "Keys whose event was pruned and that are still remembered (late re-sends stay duplicates)"
+  })
 }

@@ -110,6 +110,9 @@ const retry = utf8.encode(Sse.encoder.write(new Sse.Retry({ duration: Duration.m
 
 const keepAlive = utf8.encode(": keep-alive\n\n")
 
+/** `event: pruned` with `{"pruned_before": n}`: events after the cursor and below `n` were removed by retention. */
+const pruned = (before: number): Uint8Array => utf8.encode(`event: pruned\ndata: {"pruned_before":${before}}\n\n`)
+
 /**
  * One SSE message. The encoder splits `data` at each `\n`; a payload's JSON text may also hold
  * `\r` between tokens, which SSE would read as a line end of its own, so line ends become `\n`
@@ -162,7 +165,8 @@ const messagesBytes = (events: Chunk.Chunk<Event.StoredEvent>): Uint8Array => {
 export const eventStream = <E>(
   events: Stream.Stream<Event.StoredEvent, E>,
   until: Effect.Effect<void>,
-  startId?: number
+  startId?: number,
+  prunedBefore?: number
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, Scope.Scope> =>
   Effect.gen(function*() {
     const pull = yield* Stream.toPull(events)
@@ -206,7 +210,10 @@ export const eventStream = <E>(
 
     // An `id:` in a block with no data is no message, but it sets the client's last event id;
     // before `retry:`, so parsers that report `retry:` with the last id (Effect's Sse) see it too.
-    const start = startId === undefined ? retry : Buffer.concat([utf8.encode(`id: ${startId}\n`), retry])
+    const begin = startId === undefined ? retry : Buffer.concat([utf8.encode(`id: ${startId}\n`), retry])
+    // The cursor lies before events retention removed: say so once, then the stream continues
+    // from the oldest stored event.
+    const start = prunedBefore === undefined ? begin : Buffer.concat([begin, pruned(prunedBefore)])
     const body = Stream.concat(Stream.succeed(start), Mailbox.toStream(outbox))
     return HttpServerResponse.stream(body, {
       contentType: "text/event-stream",
