@@ -11,6 +11,7 @@ import * as TestClock from "effect/TestClock"
 import * as Path from "node:path"
 import type * as Event from "../src/Event.js"
 import * as EventStore from "../src/EventStore.js"
+import { retentionTests } from "./RetentionSuite.js"
 import { event, eventWithText, freshTopic, model, tempDir } from "./utils.js"
 
 export interface Subject<E> {
@@ -261,6 +262,8 @@ export const suite = <E>(subject: Subject<E>) =>
         }),
       { fastCheck: { numRuns: 50 } }
     )
+
+    retentionTests(it)
 
     if (subject.reopenable !== undefined) {
       const reopenable = subject.reopenable
