@@ -105,7 +105,7 @@ export const policyOf = (settings: Settings): { readonly policy: Policy } | { re
   const base: Rule = { retentionMs: millisOf(retention), windowMs: millisOf(window) }
   if (longer(base.retentionMs, base.windowMs)) {
     return {
-      problem: ["DEDUP_WINDOW", `must be at least RETENTION (${settings.retention}), got ${settings.dedupWindow}: a key is remembered at least as long as its event is stored`]
+      problem: ["DEDUP_WINDOW", `must be at least RETENTION (${settings.retention}), got ${settings.dedupWindow}`]
     }
   }
   const topics = new Map<string, { retentionMs: number | null; windowMs: number | null }>()
