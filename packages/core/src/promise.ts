@@ -39,6 +39,14 @@ export interface CreateOptions {
   readonly maxEventBytes?: number
   /** Deepest nesting of containers in a payload (default 64). */
   readonly maxPayloadDepth?: number
+  /** How long events are stored, from their `received_at`: `"forever"` (default), `"90s"`, `"12h"`, `"30d"`, `"2w"`. */
+  readonly retention?: string
+  /** How long keys are remembered (default `"forever"`), at least `retention`; past it a key is accepted anew. */
+  readonly dedupWindow?: string
+  /** Per-topic retention, e.g. `{ logs: "1d" }`. */
+  readonly topicRetention?: Readonly<Record<string, string>>
+  /** Per-topic dedup window, e.g. `{ logs: "2d" }`. */
+  readonly topicDedupWindow?: Readonly<Record<string, string>>
 }
 
 /** One event's outcome in a publish result. */
@@ -75,7 +83,10 @@ export interface AggregatorClient {
    * (or `return()`) ends the subscription. It ends by itself when the aggregator closes.
    */
   readonly follow: (options?: Aggregator.FollowOptions) => AsyncIterable<Event.StoredEvent>
-  /** The stored copy of a key, or undefined. */
+  /**
+   * The stored copy of a key, or undefined (never accepted, or forgotten past its dedup window);
+   * rejects with `EventPruned` (`seq`: the original) when it left retention while its key is remembered.
+   */
   readonly get: (topic: string, eventId: string) => Promise<Event.StoredEvent | undefined>
   readonly stats: () => Promise<Aggregator.Stats>
   /** Commits everything queued, then closes the store. */
@@ -95,7 +106,11 @@ const settingsFrom = (options: CreateOptions): Partial<AggregatorConfig.Settings
   ...(options.sqliteCacheSize !== undefined ? { sqliteCacheSize: options.sqliteCacheSize } : {}),
   ...(options.sqliteWriter !== undefined ? { sqliteWriter: options.sqliteWriter } : {}),
   ...(options.maxEventBytes !== undefined ? { maxEventBytes: options.maxEventBytes } : {}),
-  ...(options.maxPayloadDepth !== undefined ? { maxPayloadDepth: options.maxPayloadDepth } : {})
+  ...(options.maxPayloadDepth !== undefined ? { maxPayloadDepth: options.maxPayloadDepth } : {}),
+  ...(options.retention !== undefined ? { retention: options.retention } : {}),
+  ...(options.dedupWindow !== undefined ? { dedupWindow: options.dedupWindow } : {}),
+  ...(options.topicRetention !== undefined ? { topicRetention: options.topicRetention } : {}),
+  ...(options.topicDedupWindow !== undefined ? { topicDedupWindow: options.topicDedupWindow } : {})
 })
 
 /** The events of `input`: JSON text (payloads kept as written), a list, or one event. */

@@ -77,7 +77,9 @@ describe("promise facade", () => {
       [{ queueMaxSize: -5 }, "QUEUE_MAXSIZE: must be an integer of 0 or more, got -5"],
       [{ synchronous: "OFF" }, "SQLITE_SYNCHRONOUS: must be one of FULL, NORMAL, got \"OFF\""],
       [{ maxPayloadDepth: 0 }, "MAX_PAYLOAD_DEPTH: must be an integer from 1 to 1000, got 0"],
-      [{ store: "mysql" }, "EVENT_STORE: must be one of sqlite, memory, got \"mysql\""]
+      [{ store: "mysql" }, "EVENT_STORE: must be one of sqlite, memory, got \"mysql\""],
+      [{ retention: "30d", dedupWindow: "7d" }, "DEDUP_WINDOW: must be at least RETENTION (30d), got 7d"],
+      [{ topicRetention: { logs: 5 } }, "TOPIC_RETENTION: must be a record of topic to duration, got object"]
     ]
     for (const [options, message] of cases) {
       const error = await createAggregator({ store: "memory", ...options } as never).catch((e: unknown) => e)

@@ -1,5 +1,5 @@
 /** `serve`: the HTTP server, with flags over SPEC.md's environment variables. */
-import { AggregatorConfig } from "@event-aggregator/core"
+import { AggregatorConfig, Retention } from "@event-aggregator/core"
 import { Server } from "@event-aggregator/server"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
@@ -18,6 +18,17 @@ const size = (name: string) =>
         HelpDoc.p(`--${name} must be a size in bytes such as 262144 or 256KiB, got ${JSON.stringify(text)}`)
       ))
       : Effect.succeed(bytes)
+  }))
+
+/** Per-topic durations: logs=1d,orders=30d (checked with the other retention settings at start). */
+const topicMap = (name: string) =>
+  Options.text(name).pipe(Options.mapEffect((text) => {
+    const map = Retention.parseTopicMap(text)
+    return map === undefined
+      ? Effect.fail(ValidationError.invalidValue(
+        HelpDoc.p(`--${name} must be topic=duration items separated by commas such as logs=1d,orders=30d, got ${JSON.stringify(text)}`)
+      ))
+      : Effect.succeed(map)
   }))
 
 const flag = <A>(options: Options.Options<A>, description: string) =>
@@ -44,6 +55,16 @@ const flags = {
     Options.integer("max-followers"),
     "live followers of the log (GET /events/stream, waiting long polls); beyond it 503 (default: $MAX_FOLLOWERS or 1000)"
   ),
+  retention: flag(
+    Options.text("retention"),
+    "how long events are stored, from their received_at: forever, or 90s, 12h, 30d, 2w (default: $RETENTION or forever)"
+  ),
+  dedupWindow: flag(
+    Options.text("dedup-window"),
+    "how long keys are remembered, at least the retention; past it a key is accepted anew (default: $DEDUP_WINDOW or forever)"
+  ),
+  topicRetention: flag(topicMap("topic-retention"), "per-topic retention, e.g. logs=1d,orders=30d (default: $TOPIC_RETENTION)"),
+  topicDedupWindow: flag(topicMap("topic-dedup-window"), "per-topic dedup window, e.g. logs=2d (default: $TOPIC_DEDUP_WINDOW)"),
   store: Shared.store,
   databaseUrl: Shared.databaseUrl,
   apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
@@ -63,7 +84,11 @@ export const serve = Command.make("serve", flags, (f) =>
       ...some("sqliteWriter", f.sqliteWriter),
       ...some("maxEventBytes", f.maxEventBytes),
       ...some("maxPayloadDepth", f.maxPayloadDepth),
-      ...some("maxFollowers", f.maxFollowers)
+      ...some("maxFollowers", f.maxFollowers),
+      ...some("retention", f.retention),
+      ...some("dedupWindow", f.dedupWindow),
+      ...some("topicRetention", f.topicRetention),
+      ...some("topicDedupWindow", f.topicDedupWindow)
     },
     server: {
       ...some("port", f.port),
