@@ -362,6 +362,28 @@ describe.skipIf(!reachable)("PostgreSQL", () => {
         n
       )
 
+    it.scopedLive("retention: one instance prunes at a time; another skips its step while the prune lock is held", () =>
+      Effect.gen(function*() {
+        const [a, b, name] = yield* twoStores
+        const topic = "ret"
+        const policy = { default: { retentionMs: 1_000, windowMs: null }, topics: [] }
+        yield* a.append([event(topic, "1"), event(topic, "2")])
+        const now = Date.now() + 10_000
+        const admin = yield* adminClient
+        // The prune lock, held from a connection of the test's own (as another instance's step would).
+        yield* Effect.promise(() => admin.query("BEGIN"))
+        yield* Effect.promise(() =>
+          admin.query(`SELECT pg_advisory_xact_lock(1161905991, ('${name}.events'::regclass::oid::bigint % 2147483647)::int)`)
+        )
+        assert.deepStrictEqual(yield* b.prune!({ now, policy, maxRows: 1000 }), EventStore.nothingPruned)
+        assert.strictEqual((yield* b.read({ topic, after: 0, limit: 10 })).length, 2)
+        yield* Effect.promise(() => admin.query("COMMIT"))
+        assert.deepStrictEqual(yield* b.prune!({ now, policy, maxRows: 1000 }), { pruned: 2, recorded: 2, forgotten: 0, more: false })
+        assert.deepStrictEqual(yield* a.read({ topic, after: 0, limit: 10 }), [])
+        const [again] = yield* outcomes(a, [event(topic, "1")])
+        assert.strictEqual(again!.status, "duplicate")
+      }), { timeout: 30_000 })
+
     it.scopedLive("one instance, overlapping groups appended at once: planned against each other's rows, never stale", () =>
       Effect.gen(function*() {
         const [a] = yield* twoStores
