@@ -107,7 +107,6 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
       return thread
     }
 
-    // oxlint-disable-next-line unicorn/require-post-message-target-origin -- a worker_threads Worker, not a window
     const post = (thread: Thread, message: ToWriter) => thread.worker.postMessage(message)
 
     const call = <A extends Reply>(operation: "append" | "prune", message: (id: number) => ToWriter) =>
