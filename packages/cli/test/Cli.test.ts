@@ -62,6 +62,22 @@ describe("event-aggregator", () => {
     assert.isFalse(Fs.existsSync(Path.join(dir, "never.sqlite")), "nothing was created")
   })
 
+  it("serve takes the retention flags, checked as the environment is: a window shorter than the retention, a bad map", async () => {
+    const help = (await cli(["serve", "--help"])).stdout
+    for (const flag of ["--retention", "--dedup-window", "--topic-retention", "--topic-dedup-window"]) assert.include(help, flag)
+    const db = Path.join(dir, "never.sqlite")
+    const short = await cli(["serve", "--port", "0", "--db", db, "--retention", "30d", "--dedup-window", "7d"])
+    assert.strictEqual(short.code, 1)
+    assert.include(short.stderr, "configuration error: DEDUP_WINDOW: must be at least RETENTION (30d), got 7d")
+    const perTopic = await cli(["serve", "--port", "0", "--db", db, "--retention", "1d", "--dedup-window", "1d", "--topic-retention", "logs=2d"])
+    assert.strictEqual(perTopic.code, 1)
+    assert.include(perTopic.stderr, "TOPIC_DEDUP_WINDOW")
+    const map = await cli(["serve", "--port", "0", "--db", db, "--topic-retention", "logs"])
+    assert.notStrictEqual(map.code, 0)
+    assert.include(map.stdout + map.stderr, "--topic-retention must be topic=duration items")
+    assert.isFalse(Fs.existsSync(db), "nothing was created")
+  })
+
   it("ingest reads NDJSON, JSON arrays, {events}, directories and stdin; rejects are reported and written", async () => {
     const inputs = Path.join(dir, "inputs")
     Fs.mkdirSync(inputs)

@@ -112,6 +112,15 @@ describe("retention over HTTP", () => {
       assert.isTrue(again.body.results[0].seq > kept[1].seq)
     }).pipe(Effect.provide(quiet)))
 
+  it.scoped("/openapi.json documents 410 Gone and pruned_before", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startServer()
+      const spec = (yield* getJson(url, "/openapi.json")).body
+      const get = spec.paths["/events/{topic}/{event_id}"].get
+      assert.property(get.responses, "410")
+      assert.include(JSON.stringify(spec.components.schemas.Page), "pruned_before")
+    }).pipe(Effect.provide(quiet)))
+
   it.scoped("a bad retention setting refuses to start, naming the setting", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(startServer({ aggregator: { retention: "30d", dedupWindow: "1d" } }))
