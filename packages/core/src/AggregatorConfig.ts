@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Event from "./Event.js"
+import * as Idempotency from "./Idempotency.js"
 
 /**
  * @since 0.1.0
@@ -36,6 +37,8 @@ export interface Settings {
   readonly maxGroupEvents: number
   /** Live followers of the log per process (`MAX_FOLLOWERS`). */
   readonly maxFollowers: number
+  /** How long an `Idempotency-Key`'s response is kept, in milliseconds (`IDEMPOTENCY_TTL`, e.g. `24h`). */
+  readonly idempotencyTtl: number
 }
 
 /**
@@ -57,7 +60,8 @@ export const defaults: Settings = {
   maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES,
   maxPayloadDepth: Event.DEFAULT_MAX_PAYLOAD_DEPTH,
   maxGroupEvents: 10_000,
-  maxFollowers: 1_000
+  maxFollowers: 1_000,
+  idempotencyTtl: Idempotency.DEFAULT_TTL_MILLIS
 }
 
 const UNITS: Record<string, number> = {
@@ -142,6 +146,22 @@ export const maxFollowers: Config.Config<number> = Config.integer("MAX_FOLLOWERS
   Config.withDefault(defaults.maxFollowers)
 )
 
+/** A duration setting read from `name`: `90s`, `15m`, `24h`, `30d` (bounds are `check`'s), in milliseconds. */
+export const duration = (name: string): Config.Config<number> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const n = Idempotency.parseDuration(text)
+      return n === undefined
+        ? Either.left(ConfigError.InvalidData([], `must be a duration such as 90s, 15m, 24h or 30d, got ${JSON.stringify(text)}`))
+        : Either.right(n)
+    })
+  )
+
+/** `IDEMPOTENCY_TTL` */
+export const idempotencyTtl: Config.Config<number> = duration("IDEMPOTENCY_TTL").pipe(
+  Config.withDefault(defaults.idempotencyTtl)
+)
+
 /** All the core's settings from the environment (types only; `check` applies the bounds). */
 export const config: Config.Config<Settings> = Config.all({
   dbPath,
@@ -153,7 +173,8 @@ export const config: Config.Config<Settings> = Config.all({
   maxEventBytes,
   maxPayloadDepth,
   maxGroupEvents: Config.succeed(defaults.maxGroupEvents),
-  maxFollowers
+  maxFollowers,
+  idempotencyTtl
 })
 
 /** A rule a setting must follow: `undefined` when `value` follows it, else what it must be. */
@@ -213,7 +234,8 @@ export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.
   maxEventBytes: ["MAX_EVENT_BYTES", integer(1)],
   maxPayloadDepth: ["MAX_PAYLOAD_DEPTH", integer(1, Event.MAX_PAYLOAD_DEPTH_LIMIT)],
   maxGroupEvents: ["maxGroupEvents", integer(1)],
-  maxFollowers: ["MAX_FOLLOWERS", integer(0)]
+  maxFollowers: ["MAX_FOLLOWERS", integer(0)],
+  idempotencyTtl: ["IDEMPOTENCY_TTL", integer(1000)]
 })
 
 /**
