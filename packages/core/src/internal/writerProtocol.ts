@@ -3,6 +3,7 @@
  * structured-cloned across the thread boundary.
  */
 import type * as Event from "../Event.js"
+import type * as Idempotency from "../Idempotency.js"
 import type { GroupResult } from "./sqliteAppend.js"
 
 /** What the writer thread is started with (`workerData`). */
@@ -22,6 +23,7 @@ export type ToWriter =
     readonly id: number
     readonly events: ReadonlyArray<Event.Event>
     readonly receivedAt: string
+    readonly idempotent?: ReadonlyArray<Idempotency.Pending> | undefined
   }
   | { readonly _tag: "Close" }
 

@@ -13,12 +13,17 @@ import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type * as Event from "../Event.js"
 import { StoreError } from "../EventStore.js"
+import type * as Idempotency from "../Idempotency.js"
 import type { GroupResult } from "./sqliteAppend.js"
 import type { FromWriter, ToWriter, WriterInit } from "./writerProtocol.js"
 
 export interface WriterThread {
   /** Commits one group (in its own transaction or merged with others waiting) and returns its result. */
-  readonly append: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<GroupResult, StoreError>
+  readonly append: (
+    events: ReadonlyArray<Event.Event>,
+    receivedAt: string,
+    idempotent?: ReadonlyArray<Idempotency.Pending>
+  ) => Effect.Effect<GroupResult, StoreError>
 }
 
 /**
@@ -100,7 +105,7 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
 
     const post = (thread: Thread, message: ToWriter) => thread.worker.postMessage(message)
 
-    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
+    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
       Effect.async<GroupResult, StoreError>((resume) => {
         const thread = current ?? (current = spawn())
         const id = nextId++
@@ -111,7 +116,7 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
             resume(Either.isRight(result) ? Effect.succeed(result.right) : Effect.fail(failure("append", result.left)))
         })
         thread.ready.then(
-          () => post(thread, { _tag: "Append", id, events, receivedAt }),
+          () => post(thread, { _tag: "Append", id, events, receivedAt, idempotent }),
           (error: Error) => settle(id, Either.left(error.message))
         )
         // Interrupted: forget the caller (the group may still commit, as an inline commit would).
