@@ -55,7 +55,7 @@ describe("Idempotency-Key", () => {
   })
 
   for (const subject of subjects) {
-    describe(subject.name, () => {
+    describe(`${subject.name} store`, () => {
       it.scoped("same key and body: the stored response is replayed and nothing is counted again", () =>
         Effect.gen(function*() {
           const dir = yield* tempDir
