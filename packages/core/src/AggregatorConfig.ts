@@ -235,7 +235,10 @@ export const check: (settings: Settings) => Effect.Effect<Settings, ConfigError.
   maxPayloadDepth: ["MAX_PAYLOAD_DEPTH", integer(1, Event.MAX_PAYLOAD_DEPTH_LIMIT)],
   maxGroupEvents: ["maxGroupEvents", integer(1)],
   maxFollowers: ["MAX_FOLLOWERS", integer(0)],
-  idempotencyTtl: ["IDEMPOTENCY_TTL", integer(1000)]
+  idempotencyTtl: ["IDEMPOTENCY_TTL", (value) =>
+    typeof value === "number" && Number.isSafeInteger(value) && value >= 1000
+      ? undefined
+      : `must be a duration of at least 1s (in milliseconds as a setting), got ${show(value)}`]
 })
 
 /**
