@@ -103,6 +103,7 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
       return thread
     }
 
+    // oxlint-disable-next-line unicorn/require-post-message-target-origin -- a Worker's port, not a window
     const post = (thread: Thread, message: ToWriter) => thread.worker.postMessage(message)
 
     const append = (events: ReadonlyArray<Event.Event>, receivedAt: string, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
