@@ -3,6 +3,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as TestClock from "effect/TestClock"
 import * as Path from "node:path"
 import * as Aggregator from "../src/Aggregator.js"
@@ -81,8 +82,10 @@ describe("Idempotency-Key", () => {
                   { index: 2, status: "duplicate", seq: 1 }
                 ]
               })
+              const replays = (yield* Metric.value(Aggregator.metrics.replayed)).count
               const again = yield* aggregator.publishIdempotent(request("k1", "body"), events)
               assert.isTrue(again.replayed)
+              assert.strictEqual((yield* Metric.value(Aggregator.metrics.replayed)).count, replays + 1)
               assert.strictEqual(again.body, first.body)
               assert.strictEqual(runs, 1)
               const stats = yield* aggregator.stats

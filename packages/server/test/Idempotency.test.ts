@@ -54,6 +54,7 @@ describe("Idempotency-Key", () => {
       const stats = (yield* getJson(url, "/stats")).body
       assert.strictEqual(stats.received, 3)
       assert.strictEqual(stats.duplicate_dropped, 1)
+      assert.match((yield* request(`${url}/metrics`)).body, /^event_aggregator_idempotent_replays_total(\{[^}]*\})? [1-9]/m)
       // Without the key the same body is a business retry: counted, as duplicates.
       const plain = yield* publish(url, JSON.parse(body))
       assert.deepStrictEqual(plain.body, { received: 3, accepted: 0, duplicates: 3, conflicts: 0 })

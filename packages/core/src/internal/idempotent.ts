@@ -5,11 +5,13 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Event from "../Event.js"
 import type * as EventStore from "../EventStore.js"
 import * as Idempotency from "../Idempotency.js"
+import { metrics } from "./metrics.js"
 import { render } from "./publishResponse.js"
 
 /** A keyed request's record, as the queue carries it to the commit. */
@@ -62,6 +64,7 @@ export const make = <E>({ publish, store, ttlMillis }: Options<E>) => {
           if (claim._tag === "InFlight") return yield* Effect.fail(inUse())
           if (claim._tag === "Stored") {
             if (claim.stored.fingerprint !== request.fingerprint) return yield* Effect.fail(reused())
+            yield* Metric.increment(metrics.replayed)
             return { status: claim.stored.status, body: claim.stored.body, replayed: true }
           }
           const outcomes = yield* Effect.flatMap(events, (list) =>
