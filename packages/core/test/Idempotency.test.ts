@@ -1,4 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -54,6 +56,22 @@ describe("Idempotency-Key", () => {
     assert.isUndefined(Idempotency.parseDuration("1 fortnight"))
     assert.notStrictEqual(Idempotency.fingerprint(["ab", "c"]), Idempotency.fingerprint(["a", "bc"]))
   })
+
+  it.effect("IDEMPOTENCY_TTL from the environment: a duration (default 24h); anything else is refused naming it", () =>
+    Effect.gen(function*() {
+      const read = (env: Record<string, string>) =>
+        Effect.withConfigProvider(
+          Effect.scoped(Effect.map(Layer.build(AggregatorConfig.layerFromEnv()), (ctx) => Context.get(ctx, AggregatorConfig.AggregatorConfig))),
+          ConfigProvider.fromMap(new Map(Object.entries(env)))
+        )
+      assert.strictEqual((yield* read({})).idempotencyTtl, 24 * 3_600_000)
+      assert.strictEqual((yield* read({ IDEMPOTENCY_TTL: "90s" })).idempotencyTtl, 90_000)
+      assert.strictEqual((yield* read({ IDEMPOTENCY_TTL: "30d" })).idempotencyTtl, 30 * 86_400_000)
+      const bad = yield* Effect.flip(read({ IDEMPOTENCY_TTL: "forever" }))
+      assert.include(AggregatorConfig.describeError(bad), "IDEMPOTENCY_TTL")
+      const short = yield* Effect.flip(read({ IDEMPOTENCY_TTL: "10ms" }))
+      assert.include(AggregatorConfig.describeError(short), "IDEMPOTENCY_TTL: must be a duration of at least 1s")
+    }))
 
   for (const subject of subjects) {
     describe(`${subject.name} store`, () => {
