@@ -51,6 +51,14 @@ export const QueueFull = ApiError("QueueFull", "The queue is full; retry after R
 export const ShuttingDown = ApiError("ShuttingDown", "The server is draining for shutdown")
 export const StoreUnavailable = ApiError("StoreUnavailable", "The event store failed; nothing of the request was accepted")
 export const NotReady = ApiError("NotReady", "Starting or draining")
+export const IdempotencyKeyInUse = ApiError(
+  "IdempotencyKeyInUse",
+  "A request with this Idempotency-Key is still in flight; retry after Retry-After seconds"
+)
+export const IdempotencyKeyReused = ApiError(
+  "IdempotencyKeyReused",
+  "This Idempotency-Key was used with another request (body or parameters); nothing was accepted"
+)
 export const TooManyFollowers = ApiError(
   "TooManyFollowers",
   "MAX_FOLLOWERS streams follow this process's log already; retry after Retry-After seconds or follow another instance",
@@ -71,6 +79,8 @@ export type ApiError =
   | typeof StoreUnavailable.Type
   | typeof NotReady.Type
   | typeof TooManyFollowers.Type
+  | typeof IdempotencyKeyInUse.Type
+  | typeof IdempotencyKeyReused.Type
 
 /** The status of each error body: the one place HTTP statuses of errors are assigned. */
 export const errorStatus: Record<ApiError["error"], number> = {
@@ -85,7 +95,9 @@ export const errorStatus: Record<ApiError["error"], number> = {
   ShuttingDown: 503,
   StoreUnavailable: 503,
   NotReady: 503,
-  TooManyFollowers: 503
+  TooManyFollowers: 503,
+  IdempotencyKeyInUse: 409,
+  IdempotencyKeyReused: 422
 }
 
 /** Seconds a client should wait before retrying a 503. */
@@ -131,6 +143,19 @@ export const PublishParams = Schema.Struct({
   detail: Schema.optional(Schema.String.annotations({
     description: "true to list each event's outcome and seq",
     jsonSchema: { enum: ["true", "false"] }
+  }))
+})
+
+/** How long a stored `Idempotency-Key` response is kept by default (`IDEMPOTENCY_TTL`). */
+export const DEFAULT_IDEMPOTENCY_TTL = "24h"
+
+export const PublishHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(Schema.String.annotations({
+    description: "Idempotency-Key (draft-ietf-httpapi-idempotency-key-header), 1 to 255 characters, with ack=durable " +
+      "only: the response is stored with the key and a fingerprint of the request, in the transaction that commits " +
+      `the events, for IDEMPOTENCY_TTL (default ${DEFAULT_IDEMPOTENCY_TTL}; per API key when one is set). The same ` +
+      "key with the same request replays the stored response byte for byte, with Idempotent-Replayed: true, counting " +
+      "nothing again; with another request it answers 422; while the first is in flight, 409 with Retry-After."
   }))
 })
 
@@ -232,12 +257,15 @@ export const Ready = Schema.Struct({ status: Schema.Literal("ready") })
 const publish = HttpApiEndpoint.post("publish", "/publish")
   .setPayload(Schema.Union(PublishBody, PublishLines))
   .setUrlParams(PublishParams)
+  .setHeaders(PublishHeaders)
   .addSuccess(PublishResult)
   .addSuccess(Queued, { status: 202 })
   .addError(BadRequest, { status: 400 })
   .addError(PayloadTooLarge, { status: 413 })
   .addError(UnsupportedMediaType, { status: 415 })
   .addError(InvalidEvents, { status: 422 })
+  .addError(IdempotencyKeyReused, { status: 422 })
+  .addError(IdempotencyKeyInUse, { status: 409 })
   .addError(QueueFull, { status: 503 })
   .addError(ShuttingDown, { status: 503 })
   .addError(StoreUnavailable, { status: 503 })

@@ -78,6 +78,17 @@ describe("event-aggregator", () => {
     assert.isFalse(Fs.existsSync(db), "nothing was created")
   })
 
+  it("serve --idempotency-ttl takes a duration (24h, 90s, 30d) and refuses anything else", async () => {
+    assert.include((await cli(["serve", "--help"])).stdout, "--idempotency-ttl")
+    const bad = await cli(["serve", "--port", "0", "--idempotency-ttl", "forever", "--db", Path.join(dir, "never.sqlite")])
+    assert.strictEqual(bad.code, 1)
+    assert.include(bad.stderr, "--idempotency-ttl must be a duration such as 90s, 15m, 24h or 30d")
+    const short = await cli(["serve", "--port", "0", "--idempotency-ttl", "500ms", "--db", Path.join(dir, "never.sqlite")])
+    assert.strictEqual(short.code, 1)
+    assert.include(short.stderr, "IDEMPOTENCY_TTL: must be a duration of at least 1s")
+    assert.isFalse(Fs.existsSync(Path.join(dir, "never.sqlite")), "nothing was created")
+  })
+
   it("ingest reads NDJSON, JSON arrays, {events}, directories and stdin; rejects are reported and written", async () => {
     const inputs = Path.join(dir, "inputs")
     Fs.mkdirSync(inputs)

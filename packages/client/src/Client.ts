@@ -11,8 +11,10 @@
  *
  * Each request is retried on its own after a network error, a timeout or a 503, waiting at least
  * what the server's `Retry-After` asks for; any other answer is final. Retrying a publish is safe:
- * the server stores each (topic, event_id) once, and a retried batch counts as duplicates what
- * the first attempt already stored.
+ * the server stores each (topic, event_id) once, and a durable publish carries an
+ * `Idempotency-Key` (random per call, the same on its retries), so a retry of a request the
+ * server committed gets the stored answer back and counts nothing again (a 409, the first attempt
+ * still in flight, is retried too).
  *
  * @since 0.1.0
  */
@@ -28,6 +30,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -80,6 +83,12 @@ export interface PublishOptions {
   readonly ack?: "durable" | "queued" | undefined
   /** With `ack: "durable"`: list each event's outcome and seq (`results`). */
   readonly detail?: boolean | undefined
+  /**
+   * With `ack: "durable"`: the request's `Idempotency-Key` (1 to 255 characters). By default each
+   * call gets a random one, sent again on its retries: a retry of a request the server committed is
+   * answered with the stored answer (same counts, same `results`) and counts nothing again.
+   */
+  readonly idempotencyKey?: string | undefined
 }
 
 /**
@@ -239,6 +248,9 @@ export const checkBaseUrl = (baseUrl: string | URL): Either.Either<string, strin
   return Either.right(text.replace(/\/+$/, ""))
 }
 
+/** Answers a keyed publish retries: 503, and 409 (the key's earlier attempt is still in flight). */
+const inFlightToo: ReadonlySet<number> = new Set([503, 409])
+
 const path = (name: "publish" | "list" | "get" | "stream") => Api.EventsApi.endpoints[name]!.path
 
 /** `/events/:topic/:event_id` with both parts URL-encoded. */
@@ -343,23 +355,31 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       })
 
     /** The body's text of a 2xx answer; any other answer is a refusal. */
-    const textOf = (response: HttpClientResponse.HttpClientResponse, ok: (status: number) => boolean) =>
+    const textOf = (
+      response: HttpClientResponse.HttpClientResponse,
+      ok: (status: number) => boolean,
+      retryable?: ReadonlySet<number>
+    ) =>
       ok(response.status)
         ? Effect.catchAll(response.text, noAnswer)
-        : Effect.flatMap(refusal(response), Effect.fail)
+        : Effect.flatMap(refusal(response, retryable), Effect.fail)
 
     const publish = (input: PublishInput, publishOptions: PublishOptions = {}) =>
       Effect.gen(function*() {
         const body = yield* Wire.publishBody(input)
         const ack = publishOptions.ack ?? "durable"
+        // One key per call, the same on each of its retries (only a durable ack stores answers).
+        const key = ack === "durable" ? publishOptions.idempotencyKey ?? globalThis.crypto.randomUUID() : undefined
         const request = HttpClientRequest.post(path("publish")).pipe(
           // Always explicit: the server's default (ACK_MODE) may be either.
           HttpClientRequest.setUrlParams(publishOptions.detail === true ? { ack, detail: "true" } : { ack }),
+          key === undefined ? identity : HttpClientRequest.setHeader("idempotency-key", key),
           HttpClientRequest.bodyText(body, "application/json")
         )
         return yield* retrying(attempt(request, (response) =>
           Effect.flatMap(
-            textOf(response, (status) => status === 200 || status === 202),
+            // 409: an earlier attempt with the key is still in flight; retry after Retry-After.
+            textOf(response, (status) => status === 200 || status === 202, key === undefined ? undefined : inFlightToo),
             (text) =>
               Either.mapLeft(decodePublished(text), (error) =>
                 unreadable(response.status, ParseResult.TreeFormatter.formatErrorSync(error)))

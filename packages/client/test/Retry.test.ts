@@ -37,6 +37,28 @@ describe("retries", () => {
       assert.strictEqual(fake.requests[0]!.query.get("ack"), "durable", "always explicit")
     }))
 
+  it.scopedLive("a durable publish carries an Idempotency-Key, the same on its retries (a 409 retried too); each call its own", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeServer((_, res, n) =>
+        n === 0
+          ? busy(res, 0)
+          : n === 1
+          ? reply(res, 409, { error: "IdempotencyKeyInUse", message: "in flight" }, { "retry-after": "0" })
+          : accepted(res))
+      const client = yield* clientOf(fake.url, { retry: { times: 3, base: "1 millis" } })
+      yield* client.publish(event("t", "1"))
+      const keys = fake.requests.map((r) => r.headers["idempotency-key"])
+      assert.strictEqual(keys.length, 3)
+      assert.match(String(keys[0]), /^[0-9a-f-]{36}$/)
+      assert.deepStrictEqual(new Set(keys).size, 1)
+      yield* client.publish(event("t", "2"))
+      assert.notStrictEqual(fake.requests[3]!.headers["idempotency-key"], keys[0])
+      yield* client.publish(event("t", "3"), { idempotencyKey: "mine" })
+      assert.strictEqual(fake.requests[4]!.headers["idempotency-key"], "mine")
+      yield* client.publish(event("t", "4"), { ack: "queued" })
+      assert.isUndefined(fake.requests[5]!.headers["idempotency-key"], "a queued ack stores no answer")
+    }))
+
   it.scopedLive("every other refusal is final at once: 400, 401, 404, 413, 422, 500", () =>
     Effect.gen(function*() {
       const refusals = [

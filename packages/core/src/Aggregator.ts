@@ -21,6 +21,8 @@ import type * as Stream from "effect/Stream"
 import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
+import type * as Idempotency from "./Idempotency.js"
+import * as Idempotent from "./internal/idempotent.js"
 import * as Committer from "./internal/committer.js"
 import * as Live from "./internal/live.js"
 import { metrics } from "./internal/metrics.js"
@@ -81,29 +83,15 @@ export {
   TopicStats
 } from "@event-aggregator/api/Schemas"
 
-/**
- * Totals of one publish: `received == accepted + duplicates`; conflicts are duplicates whose
- * fields differ from the stored copy.
- *
- * @since 0.1.0
- */
-export interface Summary {
-  readonly received: number
-  readonly accepted: number
-  readonly duplicates: number
-  readonly conflicts: number
-}
-
-/** Counts the outcomes of one publish. */
-export const summarize = (outcomes: ReadonlyArray<EventStore.Outcome>): Summary => {
-  let accepted = 0
-  let conflicts = 0
-  for (const o of outcomes) {
-    if (o.status === "accepted") accepted++
-    else if (o.status === "conflict") conflicts++
-  }
-  return { received: outcomes.length, accepted, duplicates: outcomes.length - accepted, conflicts }
-}
+export {
+  /**
+   * Totals of one publish: `received == accepted + duplicates`; conflicts are duplicates whose
+   * fields differ from the stored copy.
+   */
+  type Summary,
+  /** Counts the outcomes of one publish. */
+  summarize
+} from "./internal/publishResponse.js"
 
 /**
  * The service.
@@ -133,6 +121,20 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
   ) => Effect.Effect<
     Effect.Effect<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError>,
     QueueFull | BatchTooLarge | ShuttingDown
+  >
+  /**
+   * A durable publish under an `Idempotency-Key`: `events` (parsing and validating the request) runs
+   * only when the key has no record yet; the response is stored with the key in the transaction
+   * that commits the events, for `IDEMPOTENCY_TTL`. The same key again with the same fingerprint
+   * replays the stored response (counting nothing); with another fingerprint it fails with
+   * `KeyReused`; while a request with the key is in flight, with `KeyInUse`.
+   */
+  readonly publishIdempotent: <E>(
+    request: Idempotency.Request,
+    events: Effect.Effect<ReadonlyArray<Event.Event>, E>
+  ) => Effect.Effect<
+    Idempotency.Outcome,
+    E | QueueFull | BatchTooLarge | ShuttingDown | EventStore.StoreError | Idempotency.KeyInUse | Idempotency.KeyReused
   >
   /**
    * Publishes with a queued ack: resumes once the events are in the queue. A crash can lose
@@ -245,24 +247,27 @@ export const make: Effect.Effect<
       return [undefined, { ...s, pending: s.pending + n }]
     })
 
-  const offer = (events: ReadonlyArray<Event.Event>, done: State.Request["done"]) =>
+  const offer = (events: ReadonlyArray<Event.Event>, done: State.Request["done"], keyed?: Idempotent.Keyed) =>
     Effect.uninterruptible(Effect.flatMap(admit(events.length), (refused) => {
       if (refused !== undefined) return Effect.fail(refused)
       return Effect.zipRight(
         Metric.incrementBy(metrics.received, events.length),
-        Queue.offer(queue, { events, done, failures: 0 })
+        Queue.offer(queue, { events, done, failures: 0, keyed })
       )
     }))
 
-  const submit = (events: ReadonlyArray<Event.Event>) =>
+  const submit = (events: ReadonlyArray<Event.Event>, keyed?: Idempotent.Keyed) =>
     events.length === 0
       ? Effect.succeed(Effect.succeed<ReadonlyArray<EventStore.Outcome>>([]))
       : Effect.flatMap(
         Deferred.make<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError>(),
-        (done) => Effect.as(offer(events, done), Deferred.await(done))
+        (done) => Effect.as(offer(events, done, keyed), Deferred.await(done))
       )
 
-  const publish = (events: ReadonlyArray<Event.Event>) => Effect.flatten(submit(events))
+  const publish = (events: ReadonlyArray<Event.Event>, keyed?: Idempotent.Keyed) => Effect.flatten(submit(events, keyed))
+
+  const publishIdempotent = Idempotent.make({ store, ttlMillis: settings.idempotencyTtl, publish })
+  yield* Idempotent.purgeExpired(store)
 
   const enqueue = (events: ReadonlyArray<Event.Event>) =>
     events.length === 0 ? Effect.void : Effect.asVoid(offer(events, undefined))
@@ -332,8 +337,9 @@ export const make: Effect.Effect<
 
   return Aggregator.of({
     validate: (input) => Effect.suspend(() => Event.validate(input, limits)),
-    publish,
-    submit,
+    publish: (events) => publish(events),
+    submit: (events) => submit(events),
+    publishIdempotent,
     enqueue,
     stats,
     events: (options) =>

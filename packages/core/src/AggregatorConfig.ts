@@ -12,6 +12,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Event from "./Event.js"
 import * as Retention from "./Retention.js"
+import * as Idempotency from "./Idempotency.js"
 
 /**
  * @since 0.1.0
@@ -49,6 +50,8 @@ export interface Settings {
   readonly pruneIntervalMs: number
   /** Most rows one pruning transaction removes (library setting; default 1000). */
   readonly pruneBatch: number
+  /** How long an `Idempotency-Key`'s response is kept, in milliseconds (`IDEMPOTENCY_TTL`, e.g. `24h`). */
+  readonly idempotencyTtl: number
 }
 
 /**
@@ -76,7 +79,8 @@ export const defaults: Settings = {
   topicRetention: {},
   topicDedupWindow: {},
   pruneIntervalMs: 60_000,
-  pruneBatch: 1_000
+  pruneBatch: 1_000,
+  idempotencyTtl: Idempotency.DEFAULT_TTL_MILLIS
 }
 
 const UNITS: Record<string, number> = {
@@ -182,6 +186,21 @@ export const retention: Config.Config<string> = durationText("RETENTION", defaul
 
 /** `DEDUP_WINDOW` */
 export const dedupWindow: Config.Config<string> = durationText("DEDUP_WINDOW", defaults.dedupWindow)
+/** A duration setting read from `name`: `90s`, `15m`, `24h`, `30d` (bounds are `check`'s), in milliseconds. */
+export const duration = (name: string): Config.Config<number> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => {
+      const n = Idempotency.parseDuration(text)
+      return n === undefined
+        ? Either.left(ConfigError.InvalidData([], `must be a duration such as 90s, 15m, 24h or 30d, got ${JSON.stringify(text)}`))
+        : Either.right(n)
+    })
+  )
+
+/** `IDEMPOTENCY_TTL` */
+export const idempotencyTtl: Config.Config<number> = duration("IDEMPOTENCY_TTL").pipe(
+  Config.withDefault(defaults.idempotencyTtl)
+)
 
 /** All the core's settings from the environment (types only; `check` applies the bounds). */
 export const config: Config.Config<Settings> = Config.all({
@@ -200,7 +219,8 @@ export const config: Config.Config<Settings> = Config.all({
   topicRetention: topicMap("TOPIC_RETENTION"),
   topicDedupWindow: topicMap("TOPIC_DEDUP_WINDOW"),
   pruneIntervalMs: Config.succeed(defaults.pruneIntervalMs),
-  pruneBatch: Config.succeed(defaults.pruneBatch)
+  pruneBatch: Config.succeed(defaults.pruneBatch),
+  idempotencyTtl
 })
 
 /** A rule a setting must follow: `undefined` when `value` follows it, else what it must be. */
@@ -281,7 +301,11 @@ const checkBounds: (settings: Settings) => Effect.Effect<Settings, ConfigError.C
   topicRetention: ["TOPIC_RETENTION", texts],
   topicDedupWindow: ["TOPIC_DEDUP_WINDOW", texts],
   pruneIntervalMs: ["pruneIntervalMs", integer(1)],
-  pruneBatch: ["pruneBatch", integer(1)]
+  pruneBatch: ["pruneBatch", integer(1)],
+  idempotencyTtl: ["IDEMPOTENCY_TTL", (value) =>
+    typeof value === "number" && Number.isSafeInteger(value) && value >= 1000
+      ? undefined
+      : `must be a duration of at least 1s (in milliseconds as a setting), got ${show(value)}`]
 })
 
 /**

@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Event from "./Event.js"
 import type * as Retention from "./Retention.js"
+import type * as Idempotency from "./Idempotency.js"
 
 /**
  * A store could not do its work (I/O, a locked or corrupt file, a lost connection). The request
@@ -161,9 +162,16 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
    * Appends a commit group (events of many requests, in order) in one transaction and returns
    * one outcome per event, in order, with the counter changes it committed. The first copy of a key wins, also inside the group; later
    * copies are duplicates (conflicts when their fields differ) and never overwrite it. Counters
-   * change in the same transaction. On failure nothing of the group is stored.
+   * change in the same transaction. On failure nothing of the group is stored. `idempotent`: the
+   * keyed requests among the events, whose records (`Idempotency.recordOf`) the same transaction
+   * stores (a store without `idempotency` ignores them).
    */
-  readonly append: (events: ReadonlyArray<Event.Event>) => Effect.Effect<Appended, StoreError>
+  readonly append: (
+    events: ReadonlyArray<Event.Event>,
+    idempotent?: ReadonlyArray<Idempotency.Pending>
+  ) => Effect.Effect<Appended, StoreError>
+  /** The records of `Idempotency-Key`s. Optional: a store without it cannot take keyed requests. */
+  readonly idempotency?: IdempotencyRecords
   /** A page of stored events in `seq` (commit) order. */
   readonly read: (options: ReadOptions) => Effect.Effect<ReadonlyArray<Event.StoredEvent>, StoreError>
   /** The stored copy of one key. */
@@ -201,6 +209,24 @@ export class EventStore extends Context.Tag("@event-aggregator/core/EventStore")
   /** The original `seq` of a key whose event was pruned while the key is still remembered. */
   readonly keyRecord?: (key: Event.Key) => Effect.Effect<Option.Option<number>, StoreError>
 }>() {}
+
+/**
+ * Where a store keeps the records of idempotency keys (written by `append`).
+ *
+ * @since 0.1.0
+ */
+export interface IdempotencyRecords {
+  /**
+   * The key's record if it has one that has not expired at `now` (epoch ms); else the key is
+   * claimed for the caller until it is released or its record is written. A store shared by
+   * several processes answers `InFlight` while another process holds a claim younger than a minute.
+   */
+  readonly claim: (key: Idempotency.Key, now: number) => Effect.Effect<Idempotency.Claim, StoreError>
+  /** Gives a claimed key up (its request failed; nothing of it was stored). */
+  readonly release: (key: Idempotency.Key) => Effect.Effect<void, StoreError>
+  /** Deletes the records expired at `now` (epoch ms), at most `limit`; returns how many. */
+  readonly purge: (now: number, limit: number) => Effect.Effect<number, StoreError>
+}
 
 /**
  * Commits learned by reading `head` every `interval` (for a store that cannot announce them): one

@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
+import * as Idempotency from "./Idempotency.js"
 import * as Plan from "./CommitPlan.js"
 import * as Retention from "./Retention.js"
 
@@ -45,7 +46,10 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
   const retention = new Map<string, { pruned: number; prunedThrough: number; keyRecords: number; forgotten: number }>()
   let head = 0 // the highest seq ever given (seq values are never reused, pruned or not)
 
-  const append = (events: ReadonlyArray<Event.Event>) =>
+  const keys = new Map<string, Idempotency.Stored & { readonly expiresAt: number }>()
+  const keyId = (key: Idempotency.Key) => `${key.scope}\u0000${key.key}`
+
+  const append = (events: ReadonlyArray<Event.Event>, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
     Effect.map(Clock.currentTimeMillis, (now) => {
       const received_at = new Date(now).toISOString()
       const plan = Plan.plan(events, (k) => byKey.get(k) ?? records.get(k), head + 1)
@@ -62,6 +66,7 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
         topicRows.push(stored)
       }
       for (const [topic, delta] of plan.deltas) counters.set(topic, EventStore.addCounters(counters.get(topic), { ...delta }))
+      for (const p of idempotent ?? []) keys.set(keyId(p), { ...Idempotency.recordOf(p, plan.outcomes), expiresAt: p.expiresAt })
       return { outcomes: plan.outcomes, deltas: plan.deltas, receivedAt: received_at }
     })
 
@@ -138,8 +143,30 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
   const get = (key: Event.Key) =>
     Effect.sync(() => Option.map(Option.fromNullable(byKey.get(Event.keyString(key))), Plan.toStored))
 
+  const idempotency: EventStore.IdempotencyRecords = {
+    claim: (key, now) =>
+      Effect.sync((): Idempotency.Claim => {
+        const stored = keys.get(keyId(key))
+        return stored === undefined || stored.expiresAt <= now ? { _tag: "Claimed" } : { _tag: "Stored", stored }
+      }),
+    release: () => Effect.void,
+    purge: (now, limit) =>
+      Effect.sync(() => {
+        let deleted = 0
+        for (const [id, stored] of keys) {
+          if (deleted >= limit) break
+          if (stored.expiresAt <= now) {
+            keys.delete(id)
+            deleted++
+          }
+        }
+        return deleted
+      })
+  }
+
   return EventStore.EventStore.of({
     append,
+    idempotency,
     read,
     get,
     counters: Effect.sync(() => ({ per_topic: new Map(counters) })),

@@ -19,7 +19,9 @@ import * as NodePath from "node:path"
 import * as AggregatorConfig from "./AggregatorConfig.js"
 import * as Event from "./Event.js"
 import * as EventStore from "./EventStore.js"
+import type * as Idempotency from "./Idempotency.js"
 import { migrations } from "./internal/migrations/sqlite.js"
+import * as SqliteIdempotency from "./internal/sqliteIdempotency.js"
 import { appendGroups, type GroupResult } from "./internal/sqliteAppend.js"
 import * as WriterThread from "./internal/writerThread.js"
 import * as SqlEventStore from "./SqlEventStore.js"
@@ -102,13 +104,17 @@ export const make = (
     })
   )
 
-type Write = (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<GroupResult, EventStore.StoreError>
+type Write = (
+  events: ReadonlyArray<Event.Event>,
+  receivedAt: string,
+  idempotent?: ReadonlyArray<Idempotency.Pending>
+) => Effect.Effect<GroupResult, EventStore.StoreError>
 
 /** Commits on the store's own connection (one transaction per group). */
-const inline = (sql: SqlClient.SqlClient): Write => (events, receivedAt) =>
+const inline = (sql: SqlClient.SqlClient): Write => (events, receivedAt, idempotent) =>
   EventStore.StoreError.refail(
     "append",
-    Effect.map(sql.withTransaction(appendGroups(sql, [{ events, receivedAt }])), (results) => results[0]!)
+    Effect.map(sql.withTransaction(appendGroups(sql, [{ events, receivedAt, idempotent }])), (results) => results[0]!)
   )
 
 type Prune = (request: EventStore.PruneRequest) => Effect.Effect<EventStore.Pruned, EventStore.StoreError>
@@ -121,10 +127,10 @@ const inlinePrune = (sql: SqlClient.SqlClient): Prune => (request) =>
 
 const fromClient = (sql: SqlClient.SqlClient, write: Write, prune: Prune): EventStore.EventStore["Type"] => {
   // received_at comes from the caller's Clock (a TestClock in tests), whichever thread commits.
-  const append = (events: ReadonlyArray<Event.Event>) =>
+  const append = (events: ReadonlyArray<Event.Event>, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const receivedAt = new Date(now).toISOString()
-      return Effect.map(write(events, receivedAt), (result): EventStore.Appended => ({
+      return Effect.map(write(events, receivedAt, idempotent), (result): EventStore.Appended => ({
         outcomes: result.outcomes,
         deltas: new Map(result.deltas),
         receivedAt
@@ -135,6 +141,7 @@ const fromClient = (sql: SqlClient.SqlClient, write: Write, prune: Prune): Event
   // One writer process per file (see the README), so the counters only move through this one.
   return EventStore.EventStore.of({
     append,
+    idempotency: SqliteIdempotency.records(sql),
     ...reads,
     ...SqlRetention.reads(sql, pruneStatements),
     prune,

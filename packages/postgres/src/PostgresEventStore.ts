@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { CommitPlan as Plan, Event, EventStore, SqlEventStore, SqlRetention } from "@event-aggregator/core"
+import { CommitPlan as Plan, Event, EventStore, type Idempotency, SqlEventStore, SqlRetention } from "@event-aggregator/core"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -33,6 +33,7 @@ import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import { COLUMNS, migrations, STALE_PLAN } from "./internal/migrations.js"
+import * as Keys from "./internal/idempotency.js"
 import * as Pipeline from "./internal/pipeline.js"
 
 /** @since 0.1.0 */
@@ -159,18 +160,24 @@ const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore
       Effect.flatMap(Effect.option(committedBase(group)), (base) =>
         Option.isSome(base) && base.value !== undefined ? Effect.succeed(base.value) : Effect.fail(error)))
 
-  /** One commit attempt of a planned group, under a fresh group id. */
-  const commit = (plan: Plan.Plan, receivedAt: string) =>
+  /**
+   * One commit attempt of a planned group, under a fresh group id. `then` (the keyed requests'
+   * records) runs in the same transaction, after the commit statement.
+   */
+  const commit = (plan: Plan.Plan, receivedAt: string, then?: (base: number) => Effect.Effect<void, SqlError.SqlError>) =>
     Effect.suspend(() => {
       const group = Crypto.randomUUID()
-      return Effect.catchIf(settled(group, commitPlan(plan, group, receivedAt)), isStalePlan, () => Effect.fail(new Pipeline.StalePlan()))
+      const step = then === undefined
+        ? commitPlan(plan, group, receivedAt)
+        : sql.withTransaction(Effect.tap(commitPlan(plan, group, receivedAt), then))
+      return Effect.catchIf(settled(group, step), isStalePlan, () => Effect.fail(new Pipeline.StalePlan()))
     })
 
   /**
    * When a plan went stale: lock, look up, plan and commit in one transaction. Under the lock nothing
    * can go stale; if it ever did, the commit statement fails and the transaction rolls back.
    */
-  const appendLocked = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
+  const appendLocked = (events: ReadonlyArray<Event.Event>, receivedAt: string, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
     Effect.suspend(() => {
       const group = Crypto.randomUUID()
       let decided: { readonly plan: Plan.Plan; readonly found: ReadonlyMap<string, Plan.Existing> } | undefined
@@ -179,7 +186,11 @@ const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore
         const found = yield* find(Plan.distinctKeys(events))
         const plan = Plan.plan(events, (k) => found.get(k), 1)
         decided = { plan, found }
-        return yield* commitPlan(plan, group, receivedAt)
+        const base = yield* commitPlan(plan, group, receivedAt)
+        if (idempotent !== undefined && idempotent.length > 0) {
+          yield* Keys.write(sql, idempotent, Pipeline.rebase(events, plan, found, new Map(), base, receivedAt).outcomes)
+        }
+        return base
       }))
       // The plan is known once the commit ran, so also when only its reply was lost.
       return Effect.flatMap(settled(group, locked), (base) =>
@@ -189,15 +200,22 @@ const fromClient = (sql: PgClient.PgClient): Effect.Effect<EventStore.EventStore
     })
 
   return Effect.gen(function*() {
-    const pipeline = yield* Pipeline.make({ lookup: find, commit, appendLocked })
+    const keys = Keys.make(sql)
+    const pipeline = yield* Pipeline.make({
+      lookup: find,
+      commit,
+      appendLocked,
+      records: (pending, outcomes) => Keys.write(sql, pending, outcomes)
+    })
     const [row] = yield* sql.unsafe<{ readonly channel: string }>("SELECT event_aggregator_commit_channel() AS channel")
     const channel = row?.channel ?? "event_aggregator"
     return EventStore.EventStore.of({
-      append: (events) =>
+      append: (events, idempotent) =>
         EventStore.StoreError.refail(
           "append",
-          Effect.flatMap(Clock.currentTimeMillis, (now) => pipeline.append(events, new Date(now).toISOString()))
-        ),
+          Effect.flatMap(Clock.currentTimeMillis, (now) => pipeline.append(events, new Date(now).toISOString(), idempotent))
+        ).pipe(Effect.tap(() => idempotent === undefined ? Effect.void : keys.committed(idempotent))),
+      idempotency: keys.records,
       ...SqlEventStore.reads(sql, { readAll: READ_ALL, readTopic: READ_TOPIC, get: GET, counters: COUNTERS }),
       ...SqlRetention.reads(sql, pruneStatements),
       prune: (request) =>

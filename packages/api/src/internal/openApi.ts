@@ -1,4 +1,4 @@
-/** What the generated OpenAPI document cannot say by itself: the bearer key and Retry-After on every 503. */
+/** What the generated OpenAPI document cannot say by itself: the bearer key, Retry-After on every 503 and 409, Idempotent-Replayed. */
 type JsonObject = Record<string, unknown>
 const isObject = (u: unknown): u is JsonObject => typeof u === "object" && u !== null
 
@@ -8,10 +8,21 @@ export const documentAuthAndRetry = (spec: JsonObject): JsonObject => {
     for (const operation of Object.values(isObject(operations) ? operations : {})) {
       if (!isObject(operation)) continue
       if (path === "/health" || path === "/ready") operation.security = []
-      const unavailable = isObject(operation.responses) ? operation.responses["503"] : undefined
-      if (isObject(unavailable)) {
-        unavailable.headers = {
-          "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 0 } }
+      for (const status of ["503", "409"]) {
+        const retry = isObject(operation.responses) ? operation.responses[status] : undefined
+        if (isObject(retry)) {
+          retry.headers = {
+            "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer", minimum: 0 } }
+          }
+        }
+      }
+      const ok = path === "/publish" && isObject(operation.responses) ? operation.responses["200"] : undefined
+      if (isObject(ok)) {
+        ok.headers = {
+          "Idempotent-Replayed": {
+            description: "true when this is the stored response of an earlier request with the same Idempotency-Key",
+            schema: { type: "string", enum: ["true"] }
+          }
         }
       }
     }

@@ -1,5 +1,5 @@
 /** `serve`: the HTTP server, with flags over SPEC.md's environment variables. */
-import { AggregatorConfig, Retention } from "@event-aggregator/core"
+import { AggregatorConfig, Idempotency, Retention } from "@event-aggregator/core"
 import { Server } from "@event-aggregator/server"
 import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
@@ -8,6 +8,17 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Shared from "../internal/options.js"
+
+/** A duration: 90s, 15m, 24h, 30d ... (milliseconds). */
+const duration = (name: string) =>
+  Options.text(name).pipe(Options.mapEffect((text) => {
+    const millis = Idempotency.parseDuration(text)
+    return millis === undefined
+      ? Effect.fail(ValidationError.invalidValue(
+        HelpDoc.p(`--${name} must be a duration such as 90s, 15m, 24h or 30d, got ${JSON.stringify(text)}`)
+      ))
+      : Effect.succeed(millis)
+  }))
 
 /** A size in bytes: 262144, 256KiB, 16MiB, 1GB ... */
 const size = (name: string) =>
@@ -65,6 +76,10 @@ const flags = {
   ),
   topicRetention: flag(topicMap("topic-retention"), "per-topic retention, e.g. logs=1d,orders=30d (default: $TOPIC_RETENTION)"),
   topicDedupWindow: flag(topicMap("topic-dedup-window"), "per-topic dedup window, e.g. logs=2d (default: $TOPIC_DEDUP_WINDOW)"),
+  idempotencyTtl: flag(
+    duration("idempotency-ttl"),
+    "how long the answer of a POST /publish with an Idempotency-Key is kept for its retries, e.g. 24h; at least 1s (default: $IDEMPOTENCY_TTL or 24h)"
+  ),
   store: Shared.store,
   databaseUrl: Shared.databaseUrl,
   apiKey: flag(Options.redacted("api-key"), "require Authorization: Bearer <key> on every route but /health and /ready (default: $API_KEY)")
@@ -88,7 +103,8 @@ export const serve = Command.make("serve", flags, (f) =>
       ...some("retention", f.retention),
       ...some("dedupWindow", f.dedupWindow),
       ...some("topicRetention", f.topicRetention),
-      ...some("topicDedupWindow", f.topicDedupWindow)
+      ...some("topicDedupWindow", f.topicDedupWindow),
+      ...some("idempotencyTtl", f.idempotencyTtl)
     },
     server: {
       ...some("port", f.port),

@@ -17,6 +17,7 @@ import * as Schedule from "effect/Schedule"
 import type * as AggregatorConfig from "../AggregatorConfig.js"
 import type * as Event from "../Event.js"
 import type * as EventStore from "../EventStore.js"
+import type * as Idempotency from "../Idempotency.js"
 import type * as Live from "./live.js"
 import { metrics } from "./metrics.js"
 import { addTopic, type Request, type State } from "./state.js"
@@ -47,6 +48,17 @@ export interface Context {
   readonly live: Live.Live
 }
 
+/** The keyed requests of a group, with where their events are in the group's list. */
+const keyedOf = (group: ReadonlyArray<Request>): Array<Idempotency.Pending> | undefined => {
+  let pending: Array<Idempotency.Pending> | undefined
+  let start = 0
+  for (const r of group) {
+    if (r.keyed !== undefined) (pending ??= []).push({ ...r.keyed, start, count: r.events.length })
+    start += r.events.length
+  }
+  return pending
+}
+
 /** One worker: forever takes a group from the queue and commits it. */
 export const worker = ({ drained, live, queue, settings, state, store }: Context): Effect.Effect<never> => {
   /** Applies a finished group to the stats; completes `drained` when closing and nothing is left. */
@@ -68,8 +80,9 @@ export const worker = ({ drained, live, queue, settings, state, store }: Context
     Effect.gen(function*() {
       const events: Array<Event.Event> = group.length === 1 ? (group[0]!.events as Array<Event.Event>) : []
       if (group.length > 1) for (const r of group) for (const e of r.events) events.push(e)
+      const idempotent = keyedOf(group)
       const startedAt = yield* Clock.currentTimeMillis
-      const result = yield* Effect.either(Effect.retry(store.append(events), retryPolicy))
+      const result = yield* Effect.either(Effect.retry(store.append(events, idempotent), retryPolicy))
       const elapsed = (yield* Clock.currentTimeMillis) - startedAt
 
       if (result._tag === "Left") {

@@ -19,6 +19,10 @@ export const metrics = {
     description: "Duplicates whose fields differ from the stored copy",
     incremental: true
   }),
+  replayed: Metric.counter("event_aggregator_idempotent_replays_total", {
+    description: "Publishes with an Idempotency-Key answered with their stored response (counted nowhere else)",
+    incremental: true
+  }),
   failed: Metric.counter("event_aggregator_events_failed_total", {
     description: "Events whose commit failed (not stored, not counted as received)",
     incremental: true

@@ -13,11 +13,15 @@ import * as Effect from "effect/Effect"
 import * as Plan from "../CommitPlan.js"
 import * as Event from "../Event.js"
 import type * as EventStore from "../EventStore.js"
+import type * as Idempotency from "../Idempotency.js"
+import * as SqliteIdempotency from "./sqliteIdempotency.js"
 
 /** One request group to commit: its events, in order, and the `received_at` its new events get. */
 export interface Group {
   readonly events: ReadonlyArray<Event.Event>
   readonly receivedAt: string
+  /** Its keyed requests, whose records this transaction writes. */
+  readonly idempotent?: ReadonlyArray<Idempotency.Pending> | undefined
 }
 
 /** What one group's commit did (plain data: it crosses threads). */
@@ -143,6 +147,9 @@ export const appendGroups = (
         }
       }
       results.push({ outcomes: plan.outcomes, deltas: Array.from(plan.deltas) })
+      if (group.idempotent !== undefined && group.idempotent.length > 0) {
+        yield* SqliteIdempotency.write(sql, group.idempotent, plan.outcomes)
+      }
     }
     if (stamped.length > 0) yield* insertRows(sql, stamped)
     const deltas = Array.from(totals, ([topic, d]) => [topic, d.unique_processed, d.duplicate_dropped, d.conflicts])

@@ -36,12 +36,19 @@ const hold = ((spec) => {
   return { topic: spec.slice(0, at), file: spec.slice(at + 1) }
 })(process.env["EVENT_AGGREGATOR_TEST_HOLD_COMMIT"])
 
-const holdIfAsked = (groups: ReadonlyArray<Append>) =>
+const holdIfAsked = (groups: ReadonlyArray<Append>, at = hold) =>
   Effect.sync(() => {
-    if (hold === undefined || !groups.some((g) => g.events.some((e) => e.topic === hold.topic))) return
-    Fs.writeFileSync(hold.file, String(process.pid))
+    if (at === undefined || !groups.some((g) => g.events.some((e) => e.topic === at.topic))) return
+    Fs.writeFileSync(at.file, String(process.pid))
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
   })
+
+/** Test only: `EVENT_AGGREGATOR_TEST_HOLD_COMMITTED=<topic>:<file>`, the same after the commit, before the answer. */
+const holdCommitted = ((spec) => {
+  if (spec === undefined || spec === "") return undefined
+  const at = spec.indexOf(":")
+  return { topic: spec.slice(0, at), file: spec.slice(at + 1) }
+})(process.env["EVENT_AGGREGATOR_TEST_HOLD_COMMITTED"])
 
 const messageOf = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
@@ -107,6 +114,7 @@ const drain = async (sql: SqliteClient.SqliteClient) => {
       sql.withTransaction(Effect.tap(appendGroups(sql, batch), () => holdIfAsked(batch)))
     )
     if (Exit.isSuccess(exit)) {
+      if (holdCommitted !== undefined) Effect.runSync(holdIfAsked(batch, holdCommitted))
       exit.value.forEach((result, i) => send({ _tag: "Appended", id: batch[i]!.id, result }))
     } else {
       send({ _tag: "AppendFailed", ids: batch.map((g) => g.id), message: messageOf(exit.cause) })

@@ -4,6 +4,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as Event from "../Event.js"
 import * as EventStore from "../EventStore.js"
+import type { Keyed } from "./idempotent.js"
 
 /** One publish in the queue; `done` is absent for a queued ack. */
 export interface Request {
@@ -11,6 +12,8 @@ export interface Request {
   readonly done: Deferred.Deferred<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError> | undefined
   /** Commits of it that failed so far (a queued ack is tried again until it commits). */
   readonly failures: number
+  /** A keyed publish's record, stored by the commit of its events. */
+  readonly keyed?: Keyed | undefined
 }
 
 /** Received is not kept: it is unique + duplicates + pending, so the invariant holds by construction. */

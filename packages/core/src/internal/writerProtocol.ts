@@ -4,6 +4,7 @@
  */
 import type * as Event from "../Event.js"
 import type * as EventStore from "../EventStore.js"
+import type * as Idempotency from "../Idempotency.js"
 import type { GroupResult } from "./sqliteAppend.js"
 
 /** What the writer thread is started with (`workerData`). */
@@ -23,6 +24,7 @@ export type ToWriter =
     readonly id: number
     readonly events: ReadonlyArray<Event.Event>
     readonly receivedAt: string
+    readonly idempotent?: ReadonlyArray<Idempotency.Pending> | undefined
   }
   | { readonly _tag: "Prune"; readonly id: number; readonly request: EventStore.PruneRequest }
   | { readonly _tag: "Close" }

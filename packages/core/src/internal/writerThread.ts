@@ -13,12 +13,17 @@ import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type * as Event from "../Event.js"
 import { type Pruned, type PruneRequest, StoreError } from "../EventStore.js"
+import type * as Idempotency from "../Idempotency.js"
 import type { GroupResult } from "./sqliteAppend.js"
 import type { FromWriter, ToWriter, WriterInit } from "./writerProtocol.js"
 
 export interface WriterThread {
   /** Commits one group (in its own transaction or merged with others waiting) and returns its result. */
-  readonly append: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<GroupResult, StoreError>
+  readonly append: (
+    events: ReadonlyArray<Event.Event>,
+    receivedAt: string,
+    idempotent?: ReadonlyArray<Idempotency.Pending>
+  ) => Effect.Effect<GroupResult, StoreError>
   /** One pruning step, in its own transaction between commits (one write connection: they never wait on each other's locks). */
   readonly prune: (request: PruneRequest) => Effect.Effect<Pruned, StoreError>
 }
@@ -143,8 +148,8 @@ export const make = (init: WriterInit): Effect.Effect<WriterThread, StoreError, 
           clearTimeout(timer)
         })
     ).pipe(Effect.onError(() => Effect.promise(() => first.worker.terminate())))
-    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string) =>
-      call<GroupResult>("append", (id) => ({ _tag: "Append", id, events, receivedAt }))
+    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
+      call<GroupResult>("append", (id) => ({ _tag: "Append", id, events, receivedAt, idempotent }))
     const prune = (request: PruneRequest) => call<Pruned>("prune", (id) => ({ _tag: "Prune", id, request }))
     return { append, prune } satisfies WriterThread
   })

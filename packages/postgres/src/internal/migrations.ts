@@ -135,5 +135,22 @@ export const migrations = {
       key_records BIGINT NOT NULL,
       forgotten BIGINT NOT NULL
     )`
+  }),
+  // Idempotency-Key records. A row without a body is a claim: a request holding the key on some
+  // instance (taken over when older than a minute); the commit of its events writes the body.
+  "0005_idempotency_keys": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE idempotency_keys (
+      scope TEXT NOT NULL,
+      key TEXT NOT NULL,
+      claim UUID,
+      claimed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+      fingerprint TEXT,
+      status INTEGER,
+      body TEXT,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (scope, key)
+    )`
+    yield* sql`CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)`
   })
 }

@@ -8,7 +8,7 @@
  *
  * The steps that touch the database are parameters, so the pipeline is tested without one.
  */
-import { CommitPlan as Plan, Event, type EventStore } from "@event-aggregator/core"
+import { CommitPlan as Plan, Event, type EventStore, type Idempotency } from "@event-aggregator/core"
 import * as Arr from "effect/Array"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -29,9 +29,19 @@ export interface Steps<E> {
    * they went: their base (first seq - 1). Fails with `StalePlan`, storing nothing, when one of its
    * "new" keys is already stored.
    */
-  readonly commit: (plan: Plan.Plan, receivedAt: string) => Effect.Effect<number, E | StalePlan>
+  readonly commit: (
+    plan: Plan.Plan,
+    receivedAt: string,
+    then?: (base: number) => Effect.Effect<void, E>
+  ) => Effect.Effect<number, E | StalePlan>
   /** Decides a group again under the lock (look up, plan and commit in one transaction). */
-  readonly appendLocked: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<EventStore.Appended, E>
+  readonly appendLocked: (
+    events: ReadonlyArray<Event.Event>,
+    receivedAt: string,
+    idempotent?: ReadonlyArray<Idempotency.Pending>
+  ) => Effect.Effect<EventStore.Appended, E>
+  /** Writes the records of keyed requests, given their group's outcomes (in the commit's transaction: `then`). */
+  readonly records?: (pending: ReadonlyArray<Idempotency.Pending>, outcomes: ReadonlyArray<EventStore.Outcome>) => Effect.Effect<void, E>
 }
 
 /**
@@ -96,7 +106,11 @@ export const rebase = (
 /** The pipeline's entry: what `EventStore.append` does. */
 export interface CommitPipeline<E> {
   /** `receivedAt`: what the group's new events are stored with. */
-  readonly append: (events: ReadonlyArray<Event.Event>, receivedAt: string) => Effect.Effect<EventStore.Appended, E>
+  readonly append: (
+    events: ReadonlyArray<Event.Event>,
+    receivedAt: string,
+    idempotent?: ReadonlyArray<Idempotency.Pending>
+  ) => Effect.Effect<EventStore.Appended, E>
 }
 
 export const make = <E>(steps: Steps<E>): Effect.Effect<CommitPipeline<E>> =>
@@ -160,12 +174,23 @@ export const make = <E>(steps: Steps<E>): Effect.Effect<CommitPipeline<E>> =>
      * it runs to its commit (or failure) and completes `done` in order, whatever happens to the
      * caller. The lookup is registered and its cleanup installed with no interruption point between.
      */
-    const append = (events: ReadonlyArray<Event.Event>, receivedAt: string): Effect.Effect<EventStore.Appended, E> =>
+    const append = (
+      events: ReadonlyArray<Event.Event>,
+      receivedAt: string,
+      idempotent?: ReadonlyArray<Idempotency.Pending>
+    ): Effect.Effect<EventStore.Appended, E> =>
       Effect.uninterruptibleMask((restore) => {
         const keys = Plan.distinctKeys(events)
         const lookup: Lookup = { seen: commits }
         lookups.add(lookup)
         let group: Group | undefined
+        /** The keyed requests' records, written in the commit's transaction once its base is known. */
+        const thenRecords = (plan: Plan.Plan, bases: ReadonlyMap<string, number>, found: ReadonlyMap<string, Plan.Existing>) => {
+          const records = steps.records
+          return idempotent === undefined || idempotent.length === 0 || records === undefined
+            ? undefined
+            : (base: number) => records(idempotent, rebase(events, plan, found, bases, base, receivedAt).outcomes)
+        }
         return Effect.gen(function*() {
           const found = yield* restore(steps.lookup(keys))
           const done = yield* Deferred.make<void>()
@@ -177,13 +202,13 @@ export const make = <E>(steps: Steps<E>): Effect.Effect<CommitPipeline<E>> =>
           const bases = basesOf(planning.origin)
           const base = bases === undefined
             ? undefined // an earlier group we counted on did not commit
-            : yield* Effect.catchIf(steps.commit(planning.plan, receivedAt), isStalePlan, () =>
+            : yield* Effect.catchIf(steps.commit(planning.plan, receivedAt, thenRecords(planning.plan, bases, found)), isStalePlan, () =>
               Effect.as(Metric.increment(replanned), undefined))
           if (bases === undefined || base === undefined) {
             // Decided again under the lock, and so are the groups planned on our rows (after this
             // one: `done` completes on exit, so our groups still commit in order).
             self.state = GroupState.Failed()
-            return yield* steps.appendLocked(events, receivedAt)
+            return yield* steps.appendLocked(events, receivedAt, idempotent)
           }
           if (planning.plan.rows.length > 0) commits++
           self.state = GroupState.Committed({ base, commitNumber: commits })

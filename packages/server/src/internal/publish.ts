@@ -1,8 +1,9 @@
 /** POST /publish as plain translation: request body and query in, aggregator call, response body out. */
-import { Aggregator, Event, EventJson, EventStore } from "@event-aggregator/core"
+import { Aggregator, Event, EventJson, EventStore, type Idempotency } from "@event-aggregator/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Api from "../Api.js"
+import * as IdempotencyKey from "./idempotencyKey.js"
 
 export interface Params {
   readonly ack: "durable" | "queued"
@@ -124,6 +125,30 @@ export const fromCoreError = (
       return { error: "StoreUnavailable", message: `${error.message}; nothing of the request was accepted` }
   }
 }
+
+/**
+ * A durable publish under an `Idempotency-Key`: parsing and validating run only when the key has
+ * no stored response; the answer is the response text (stored, or replayed byte for byte).
+ */
+export const runKeyed = (
+  aggregator: Aggregator.Aggregator["Type"],
+  request: Idempotency.Request,
+  list: Effect.Effect<ReadonlyArray<unknown>, PublishError>
+): Effect.Effect<Idempotency.Outcome, PublishError | KeyError> =>
+  aggregator.publishIdempotent(
+    request,
+    Effect.flatMap(list, (items) => Effect.mapError(aggregator.validate(items), fromCoreError))
+  ).pipe(
+    Effect.mapError((error) =>
+      typeof error === "object" && "error" in error
+        ? error
+        : error._tag === "IdempotencyKeyInUse" || error._tag === "IdempotencyKeyReused"
+        ? IdempotencyKey.fromError(error)
+        : fromCoreError(error)
+    )
+  )
+
+type KeyError = typeof Api.IdempotencyKeyInUse.Type | typeof Api.IdempotencyKeyReused.Type
 
 /** Validates (all or nothing) and publishes with the requested ack. */
 export const run = (

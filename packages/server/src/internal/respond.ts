@@ -6,14 +6,24 @@ import * as Api from "../Api.js"
 export type ErrorBody = Api.ApiError | { readonly error: "InternalError"; readonly message: string }
 
 /** Sends `body` as JSON with `status`; `close` asks the client to close the connection after it. */
-export const sendJson = (res: Http.ServerResponse, status: number, body: unknown, close = false): void => {
+export const sendJson = (res: Http.ServerResponse, status: number, body: unknown, close = false): void =>
+  sendJsonText(res, status, JSON.stringify(body), close)
+
+/** Sends JSON text as it is (a stored response is replayed byte for byte), with `extra` headers. */
+export const sendJsonText = (
+  res: Http.ServerResponse,
+  status: number,
+  text: string,
+  close = false,
+  extra?: Http.OutgoingHttpHeaders
+): void => {
   if (res.headersSent || res.destroyed) return
-  const text = JSON.stringify(body)
   const headers: Http.OutgoingHttpHeaders = {
+    ...extra,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text)
   }
-  if (status === 503) headers["retry-after"] = String(Api.RETRY_AFTER_SECONDS)
+  if (status === 503 || status === 409) headers["retry-after"] = String(Api.RETRY_AFTER_SECONDS)
   if (close) headers["connection"] = "close"
   res.writeHead(status, headers)
   res.end(text)

@@ -44,5 +44,19 @@ export const migrations = {
       key_records INTEGER NOT NULL,
       forgotten INTEGER NOT NULL
     ) WITHOUT ROWID`
+  }),
+  // Idempotency-Key records: the response of a keyed publish, written by the commit of its events.
+  "0003_idempotency_keys": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE idempotency_keys (
+      scope TEXT NOT NULL,
+      key TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      status INTEGER NOT NULL,
+      body TEXT NOT NULL,
+      expires_at INTEGER NOT NULL,
+      PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID`
+    yield* sql`CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at)`
   })
 }
