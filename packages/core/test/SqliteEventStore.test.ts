@@ -92,7 +92,7 @@ describe("SqliteEventStore", () => {
       const again = new Database(file, { readonly: true })
       const migrations = again.prepare("SELECT migration_id FROM event_aggregator_migrations").all()
       again.close()
-      assert.deepStrictEqual(migrations, [{ migration_id: 1 }, { migration_id: 2 }])
+      assert.deepStrictEqual(migrations, [{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }])
     }))
 
   it.scoped("a committed append is in the file, visible to another connection at once", () =>
