@@ -38,6 +38,8 @@ describe("createClient", () => {
       assert.strictEqual((await client.publish(event(topic, "1", text))).duplicates, 1)
       const queued = await client.publish(event(topic, "3"), { ack: "queued" })
       assert.strictEqual(queued.queued, 1)
+      // Readiness probe: the queued event is committed (the page below then has one more to follow).
+      while ((await client.stats()).pending !== 0) await new Promise((resolve) => setTimeout(resolve, 10))
 
       const page = await client.events({ topic, limit: 2 })
       assert.deepStrictEqual(page.events.map((e) => e.payload), [text, "{\"a\":[1,2]}"])
