@@ -33,14 +33,19 @@ export interface GroupResult {
 
 const COLUMNS = "seq, topic, event_id, timestamp, source, payload, received_at"
 
-// Stored copies, then key records of pruned events (retention): the same keys (one JSON text, twice).
-const LOOKUP = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload, NULL AS hash
+const LOOKUP_EVENTS = `SELECT e.seq, e.topic, e.event_id, e.timestamp, e.source, e.payload, NULL AS hash
 FROM json_each(?) AS j CROSS JOIN events AS e
-WHERE e.topic = j.value ->> 0 AND e.event_id = j.value ->> 1
+WHERE e.topic = j.value ->> 0 AND e.event_id = j.value ->> 1`
+
+// Stored copies, then key records of pruned events (retention): the same keys (one JSON text, twice).
+const LOOKUP = `${LOOKUP_EVENTS}
 UNION ALL
 SELECT k.seq, k.topic, k.event_id, NULL, NULL, NULL, k.hash
 FROM json_each(?) AS j CROSS JOIN key_records AS k
 WHERE k.topic = j.value ->> 0 AND k.event_id = j.value ->> 1`
+
+/** Without key records (no retention, or none pruned yet) the second half of LOOKUP is skipped. */
+const ANY_KEY_RECORD = "SELECT EXISTS (SELECT 1 FROM key_records) AS any"
 
 const NEXT_SEQ = "SELECT coalesce(max(seq), 0) + 1 AS next FROM events"
 
@@ -121,7 +126,10 @@ export const appendGroups = (
       }
     }
     const keysText = JSON.stringify(keys)
-    const found = yield* sql.unsafe<Plan.Existing & Event.Key>(LOOKUP, [keysText, keysText])
+    const [records] = yield* sql.unsafe<{ readonly any: number }>(ANY_KEY_RECORD)
+    const found = yield* (records?.any === 1
+      ? sql.unsafe<Plan.Existing & Event.Key>(LOOKUP, [keysText, keysText])
+      : sql.unsafe<Plan.Existing & Event.Key>(LOOKUP_EVENTS, [keysText]))
     const stored = new Map<string, Plan.Existing>()
     for (const row of found) stored.set(Event.keyString(row), row)
     const [head] = yield* sql.unsafe<{ readonly next: number }>(NEXT_SEQ)
