@@ -15,7 +15,6 @@ import type * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import type { Stats } from "@event-aggregator/api/Schemas"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as AggregatorConfig from "./AggregatorConfig.js"
@@ -24,6 +23,9 @@ import * as EventStore from "./EventStore.js"
 import type * as Idempotency from "./Idempotency.js"
 import * as Idempotent from "./internal/idempotent.js"
 import * as Committer from "./internal/committer.js"
+import type { BatchTooLarge, EventPruned, QueueFull, ShuttingDown } from "./internal/errors.js"
+import { TooManyFollowers } from "./internal/errors.js"
+import * as Intake from "./internal/intake.js"
 import * as Live from "./internal/live.js"
 import { metrics } from "./internal/metrics.js"
 import * as Pruner from "./internal/pruner.js"
@@ -32,46 +34,13 @@ import * as State from "./internal/state.js"
 import * as Page from "./Page.js"
 import * as Retention from "./Retention.js"
 
-/**
- * The queue holds `capacity` events already; retry later (HTTP 503 with `Retry-After`).
- *
- * @since 0.1.0
- */
-export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
-  message: Schema.String,
-  capacity: Schema.Number
-}) {}
-
-/**
- * One request holds more events than the whole queue (`QUEUE_MAXSIZE`): it can never be taken,
- * so retrying is pointless (HTTP 413); send smaller batches.
- *
- * @since 0.1.0
- */
-export class BatchTooLarge extends Schema.TaggedError<BatchTooLarge>()("BatchTooLarge", {
-  message: Schema.String,
-  capacity: Schema.Number
-}) {}
-
-/**
- * The aggregator is draining for shutdown and takes no new events.
- *
- * @since 0.1.0
- */
-export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", {
-  message: Schema.String
-}) {}
-
-/**
- * The event of that key left retention (`RETENTION`) while its key is still remembered
- * (`DEDUP_WINDOW`): a re-send is still a duplicate of `seq` (HTTP 410).
- *
- * @since 0.1.0
- */
-export class EventPruned extends Schema.TaggedError<EventPruned>()("EventPruned", {
-  message: Schema.String,
-  seq: Schema.Number
-}) {}
+export {
+  BatchTooLarge,
+  EventPruned,
+  QueueFull,
+  ShuttingDown,
+  TooManyFollowers
+} from "./internal/errors.js"
 
 export {
   /**
@@ -184,16 +153,6 @@ export class Aggregator extends Context.Tag("@event-aggregator/core/Aggregator")
  */
 export type FollowOptions = Live.FollowOptions
 
-/**
- * The process follows the log `MAX_FOLLOWERS` times already (HTTP 503); try later or elsewhere.
- *
- * @since 0.1.0
- */
-export class TooManyFollowers extends Schema.TaggedError<TooManyFollowers>()("TooManyFollowers", {
-  message: Schema.String,
-  limit: Schema.Number
-}) {}
-
 export {
   /** Prometheus-style metrics, updated once per commit group. */
   metrics
@@ -220,57 +179,10 @@ export const make: Effect.Effect<
   const drained = yield* Deferred.make<void>()
   const capacity = settings.queueMaxSize
 
-  /** Counts a request in (received and pending) or refuses it, atomically. */
-  const admit = (n: number) =>
-    Ref.modify(state, (s): [QueueFull | BatchTooLarge | ShuttingDown | undefined, State.State] => {
-      if (s.closing) {
-        return [new ShuttingDown({ message: "the aggregator is shutting down and takes no new events" }), s]
-      }
-      if (capacity > 0 && n > capacity) {
-        return [
-          new BatchTooLarge({
-            message: `${n} events in one request, more than the whole queue holds (${capacity}, QUEUE_MAXSIZE); send smaller batches`,
-            capacity
-          }),
-          s
-        ]
-      }
-      if (capacity > 0 && s.pending + n > capacity) {
-        return [
-          new QueueFull({
-            message: `the queue is full (${s.pending} of ${capacity} events pending, ${n} offered); retry later`,
-            capacity
-          }),
-          s
-        ]
-      }
-      return [undefined, { ...s, pending: s.pending + n }]
-    })
-
-  const offer = (events: ReadonlyArray<Event.Event>, done: State.Request["done"], keyed?: Idempotent.Keyed) =>
-    Effect.uninterruptible(Effect.flatMap(admit(events.length), (refused) => {
-      if (refused !== undefined) return Effect.fail(refused)
-      return Effect.zipRight(
-        Metric.incrementBy(metrics.received, events.length),
-        Queue.offer(queue, { events, done, failures: 0, keyed })
-      )
-    }))
-
-  const submit = (events: ReadonlyArray<Event.Event>, keyed?: Idempotent.Keyed) =>
-    events.length === 0
-      ? Effect.succeed(Effect.succeed<ReadonlyArray<EventStore.Outcome>>([]))
-      : Effect.flatMap(
-        Deferred.make<ReadonlyArray<EventStore.Outcome>, EventStore.StoreError>(),
-        (done) => Effect.as(offer(events, done, keyed), Deferred.await(done))
-      )
-
-  const publish = (events: ReadonlyArray<Event.Event>, keyed?: Idempotent.Keyed) => Effect.flatten(submit(events, keyed))
+  const { enqueue, publish, submit } = Intake.make({ state, queue, capacity })
 
   const publishIdempotent = Idempotent.make({ store, ttlMillis: settings.idempotencyTtl, publish })
   yield* Idempotent.purgeExpired(store)
-
-  const enqueue = (events: ReadonlyArray<Event.Event>) =>
-    events.length === 0 ? Effect.void : Effect.asVoid(offer(events, undefined))
 
   const policy = yield* retentionPolicy(settings)
   const pruning = Retention.prunes(policy)
@@ -346,18 +258,7 @@ export const make: Effect.Effect<
       Effect.flatMap(Page.collect(store.read, options), (page) =>
         // Asked after the read: an event pruned during it is reported, never missed silently.
         Effect.map(prunedBefore(options), (before) => before === undefined ? page : { ...page, pruned_before: before })),
-    get: (key) =>
-      Effect.flatMap(store.get(key), (found) =>
-        found._tag === "Some" || store.keyRecord === undefined ? Effect.succeed(found) : Effect.flatMap(
-          store.keyRecord(key),
-          (seq) =>
-            seq._tag === "None" ? Effect.succeed(found) : Effect.fail(
-              new EventPruned({
-                message: `the event ${key.topic}/${key.event_id} (seq ${seq.value}) left retention; its key is still remembered`,
-                seq: seq.value
-              })
-            )
-        )),
+    get: RetentionView.get(store),
     prunedBefore,
     accepting: Effect.map(Ref.get(state), (s) => !s.closing),
     ready: Effect.flatMap(Ref.get(state), (s) =>

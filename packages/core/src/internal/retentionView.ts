@@ -1,7 +1,11 @@
 /** What readers and `/stats` are told of retention: the per-topic view and a cursor's `pruned_before`. */
 import type { Stats } from "@event-aggregator/api/Schemas"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Event from "../Event.js"
 import type * as EventStore from "../EventStore.js"
 import * as Retention from "../Retention.js"
+import { EventPruned } from "./errors.js"
 
 type PerTopic = Stats["per_topic"]
 
@@ -39,3 +43,18 @@ export const prunedBefore = (
   else through = report.get(topic)?.prunedThrough ?? 0
   return through > after ? through + 1 : undefined
 }
+
+/** `get` of a store: a key whose event was pruned while its key is still remembered fails with `EventPruned`. */
+export const get = (store: EventStore.EventStore["Type"]) =>
+(key: Event.Key): Effect.Effect<Option.Option<Event.StoredEvent>, EventStore.StoreError | EventPruned> =>
+  Effect.flatMap(store.get(key), (found) =>
+    found._tag === "Some" || store.keyRecord === undefined ? Effect.succeed(found) : Effect.flatMap(
+      store.keyRecord(key),
+      (seq) =>
+        seq._tag === "None" ? Effect.succeed(found) : Effect.fail(
+          new EventPruned({
+            message: `the event ${key.topic}/${key.event_id} (seq ${seq.value}) left retention; its key is still remembered`,
+            seq: seq.value
+          })
+        )
+    ))
