@@ -30,6 +30,7 @@ export const batches = async (dir, keys) => {
     stats: await s.stats(),
     group: await meanGroup(s.url)
   }))
+  const thread = await measure(() => startServer(Path.join(dir, `srv2${keys}t.sqlite`), { SQLITE_WRITER: "thread" }), 16, batchBody("srvt", keys))
   const { stats, group } = srv.after
   const requests = srv.acked
   const ceiling = await rawSqlite(Path.join(dir, `raw2${keys}.sqlite`), { run: "srv", keys, requests }, { tx })
@@ -39,6 +40,7 @@ export const batches = async (dir, keys) => {
   if (orig !== undefined) row(c, "original design (1 tx/request)", orig.rps * 1000, "events/s")
   ratioRow(c, `server, events/s vs ceiling (mean commit group ${group === undefined ? "?" : Math.round(group)})`, eps, "events/s", "raw better-sqlite3", ceiling.eventsPerSecond, 0.8)
   row(c, "server, p99 latency", srv.p99, "ms")
+  row(c, `server with SQLITE_WRITER=thread (p99 ${thread.p99} ms)`, thread.rps * 1000, "events/s", "inline (default)", r2(thread.rps / srv.rps))
   if (orig !== undefined) row(c, "server vs original design", eps, "events/s", "original", r2(srv.rps / orig.rps), "≥ 2.00", srv.rps / orig.rps >= 2)
   if (COMPARE !== undefined) {
     await compared(c, "server", "events/s", async (tree, run) =>

@@ -4,6 +4,7 @@
 import * as Path from "node:path"
 import { COMPARE, LINES, log, want } from "../lib/args.mjs"
 import { rawSqlite, SERVER_CACHE } from "../lib/ceilings.mjs"
+import { r2 } from "../lib/proc.mjs"
 import { compared, ratioRow, row } from "../lib/report.mjs"
 import { ingest as runIngest, startup } from "../lib/subjects.mjs"
 import { writeNdjson } from "../lib/traffic.mjs"
@@ -22,6 +23,8 @@ export const ingest = async (dir, keys) => {
   row(c, `raw better-sqlite3, the same ${ceiling.events} events (${ceiling.inserted} new), INSERT OR IGNORE, ${tx}-row tx, ${SERVER_CACHE / 2 ** 20} MiB cache (ceiling)`, ceiling.eventsPerSecond, "events/s")
   ratioRow(c, "event-aggregator ingest (local)", ing.eventsPerSecond, "events/s", "raw better-sqlite3", ceiling.eventsPerSecond, 0.8)
   row(c, "ingest peak RSS", ing.peakRss / 2 ** 20, "MiB", "", "", "≤ 300 MB", ing.peakRss <= 300e6)
+  const inline = await runIngest(file, Path.join(dir, `ingest-${keys}-inline.sqlite`), undefined, { SQLITE_WRITER: "inline" })
+  row(c, `ingest with SQLITE_WRITER=inline (peak RSS ${Math.round(inline.peakRss / 2 ** 20)} MiB)`, inline.eventsPerSecond, "events/s", "writer thread (default)", r2(inline.eventsPerSecond / ing.eventsPerSecond))
   if (COMPARE !== undefined) {
     await compared(c, "ingest", "events/s", async (tree, run) =>
       (await runIngest(file, Path.join(dir, `ingest-cmp${keys}-${run}.sqlite`), tree)).eventsPerSecond)

@@ -69,9 +69,9 @@ export const startRaw = () =>
   })
 
 /** The CLI's local ingest of `file` into `db`: its events/s, accepted count and peak RSS (VmHWM, polled). */
-export const ingest = async (file, db, tree = root) => {
+export const ingest = async (file, db, tree = root, env = {}) => {
   const child = spawn(process.execPath, [...profile, Path.join(tree, "packages/cli/dist/event-aggregator.js"), "ingest", "--db", db, "--quiet", file], {
-    env: { ...process.env, SQLITE_SYNCHRONOUS: SYNCHRONOUS },
+    env: { ...process.env, SQLITE_SYNCHRONOUS: SYNCHRONOUS, ...env },
     stdio: ["ignore", "pipe", "inherit"]
   })
   let out = ""

@@ -69,7 +69,7 @@ export const defaults: Settings = {
   queueMaxSize: 0,
   synchronous: "FULL",
   sqliteCacheSize: 64 * 1024 * 1024,
-  sqliteWriter: "thread",
+  sqliteWriter: "inline",
   maxEventBytes: Event.DEFAULT_MAX_EVENT_BYTES,
   maxPayloadDepth: Event.DEFAULT_MAX_PAYLOAD_DEPTH,
   maxGroupEvents: 10_000,

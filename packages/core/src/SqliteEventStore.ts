@@ -1,7 +1,8 @@
 /**
  * The SQLite EventStore (the embedded default): one file, WAL, `synchronous` from the settings.
- * Commits run on a writer thread with its own connection (groups waiting for it are merged into
- * one transaction), counters updated in the same transaction; reads use this thread's connection.
+ * Commits run on this thread's connection, or (`writer: "thread"`) on a writer thread with its own
+ * connection, where groups waiting for it are merged into one transaction; counters are updated in
+ * the same transaction; reads use this thread's connection.
  *
  * @since 0.1.0
  */
@@ -36,9 +37,10 @@ export interface Options {
   /** `FULL` (default) survives power loss; `NORMAL` survives process crashes. */
   readonly synchronous?: "FULL" | "NORMAL" | undefined
   /**
-   * Where commits run: `"thread"` (default for a file): a writer thread with its own connection,
-   * so the event loop keeps serving while SQLite writes; `"inline"`: on the caller's connection
-   * (always for `:memory:`, which a second connection cannot see).
+   * Where commits run: `"inline"` (default): on the caller's connection; `"thread"`: a writer
+   * thread with its own connection, so the event loop keeps parsing while SQLite writes (it pays
+   * when a core is free for it: local ingest; see the README's Performance). `:memory:` is always
+   * inline (a second connection cannot see it).
    */
   readonly writer?: "thread" | "inline" | undefined
   /** The writer's page cache in bytes (default 64 MiB): random keys dirty a page of the key index each. */
@@ -90,7 +92,7 @@ export const make = (
       )
       const cacheSizeKiB = Math.floor((options.cacheSize ?? DEFAULT_CACHE_SIZE) / 1024)
       const inMemory = options.filename === ":memory:" || options.filename === ""
-      if (inMemory || options.writer === "inline") {
+      if (inMemory || options.writer !== "thread") {
         yield* sql.unsafe(`PRAGMA cache_size = -${cacheSizeKiB}`)
         return fromClient(sql, inline(sql), inlinePrune(sql))
       }

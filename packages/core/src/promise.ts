@@ -34,7 +34,7 @@ export interface CreateOptions {
   readonly synchronous?: "FULL" | "NORMAL"
   /** The SQLite writer's page cache in bytes (default 64 MiB, at least 256 KiB). */
   readonly sqliteCacheSize?: number
-  /** `thread` (default): SQLite commits on a writer thread; `inline`: on the event loop. */
+  /** `inline` (default): SQLite commits on the event loop; `thread`: on a writer thread. */
   readonly sqliteWriter?: "thread" | "inline"
   readonly maxEventBytes?: number
   /** Deepest nesting of containers in a payload (default 64). */

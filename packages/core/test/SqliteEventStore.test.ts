@@ -19,11 +19,11 @@ EventStoreSuite.suite({
   reopenable: (file) => SqliteEventStore.layerWith({ filename: file })
 })
 
-// The same contract with commits on the event loop's own connection (SQLITE_WRITER=inline).
+// The same contract with commits on the writer thread (SQLITE_WRITER=thread).
 EventStoreSuite.suite({
-  name: "sqlite, inline writer",
-  layer: SqliteEventStore.layerWith({ filename: Path.join(suiteDir, "inline.db"), writer: "inline" }),
-  reopenable: (file) => SqliteEventStore.layerWith({ filename: file, writer: "inline" })
+  name: "sqlite, writer thread",
+  layer: SqliteEventStore.layerWith({ filename: Path.join(suiteDir, "thread.db"), writer: "thread" }),
+  reopenable: (file) => SqliteEventStore.layerWith({ filename: file, writer: "thread" })
 })
 
 describe("SqliteEventStore", () => {
@@ -31,7 +31,7 @@ describe("SqliteEventStore", () => {
     Effect.gen(function*() {
       const dir = yield* tempDir
       const file = Path.join(dir, "events.db")
-      const ctx = yield* Layer.build(SqliteEventStore.layerWith({ filename: file }))
+      const ctx = yield* Layer.build(SqliteEventStore.layerWith({ filename: file, writer: "thread" }))
       const store = yield* EventStore.EventStore.pipe(Effect.provide(ctx))
       const topic = freshTopic()
       // 20 groups at once; group i repeats the key of group i - 1, so a later group in the same
@@ -59,7 +59,7 @@ describe("SqliteEventStore", () => {
     Effect.gen(function*() {
       const dir = yield* tempDir
       const file = Path.join(dir, "events.db")
-      const ctx = yield* Layer.build(SqliteEventStore.layerWith({ filename: file, cacheSize: 8 * 1024 * 1024 }))
+      const ctx = yield* Layer.build(SqliteEventStore.layerWith({ filename: file, cacheSize: 8 * 1024 * 1024, writer: "thread" }))
       const store = yield* EventStore.EventStore.pipe(Effect.provide(ctx))
       yield* store.append([event(freshTopic(), "1")])
       const blocker = new Database(file)

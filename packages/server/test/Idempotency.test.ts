@@ -169,7 +169,7 @@ describe("Idempotency-Key across a crash", () => {
       const marker = Path.join(dir, "committed")
       const topic = freshTopic()
       const body = JSON.stringify([event(topic, "a"), event(topic, "b")])
-      const first = yield* start({ DEDUP_DB_PATH: db, EVENT_AGGREGATOR_TEST_HOLD_COMMITTED: `${topic}:${marker}` })
+      const first = yield* start({ DEDUP_DB_PATH: db, SQLITE_WRITER: "thread", EVENT_AGGREGATOR_TEST_HOLD_COMMITTED: `${topic}:${marker}` })
       // The answer never comes: the writer holds after the commit until the process is killed.
       yield* Effect.fork(Effect.either(raw(first.url, body, keyed("crash-key"))))
       yield* Effect.retry(

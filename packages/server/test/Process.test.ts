@@ -152,7 +152,11 @@ describe("server process", () => {
       const [acked, held] = [freshTopic("acked"), freshTopic("held")]
       // The writer thread blocks inside the transaction that holds an event of `held`, after its
       // rows are written and before COMMIT, and says so by creating `holding`.
-      const child = yield* start({ DEDUP_DB_PATH: file, EVENT_AGGREGATOR_TEST_HOLD_COMMIT: `${held}:${holding}` })
+      const child = yield* start({
+        DEDUP_DB_PATH: file,
+        SQLITE_WRITER: "thread",
+        EVENT_AGGREGATOR_TEST_HOLD_COMMIT: `${held}:${holding}`
+      })
       const ackedIds: Array<string> = []
       for (let b = 0; b < 3; b++) {
         const batch = Array.from({ length: 100 }, (_, i) => event(acked, `${b}-${i}`))

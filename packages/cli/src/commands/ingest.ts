@@ -6,6 +6,7 @@ import { ServerConfig } from "@event-aggregator/server"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -34,11 +35,11 @@ interface Sink {
  */
 const LOCAL_WINDOW = 100_000
 
-const localSink = (where: Shared.Local) =>
+const localSink = (where: Shared.Local, sqliteWriter: "thread" | "inline") =>
   Effect.map(
     // One worker: batches commit in file order, so the first copy of a key in the files wins.
     // Groups up to half the window: one commits while the next fills.
-    Local.open(where, { workerCount: 1, maxGroupEvents: LOCAL_WINDOW / 2, queueMaxSize: 0 }),
+    Local.open(where, { workerCount: 1, maxGroupEvents: LOCAL_WINDOW / 2, queueMaxSize: 0, sqliteWriter }),
     (aggregator) => ({
       submit: (events) => Effect.map(aggregator.submit(events), Effect.map(Aggregator.summarize))
     } satisfies Sink)
@@ -63,6 +64,11 @@ const options = {
     Options.withDescription("events per request (remote) or per batch handed to the store (local: the store commits up to 50,000 at once while the next are read)"),
     Options.withDefault(1000)
   ),
+  sqliteWriter: Options.choice("sqlite-writer", ["thread", "inline"]).pipe(
+    Options.withDescription("local SQLite: commit on a writer thread while the files are read (default), or inline (less memory); default $SQLITE_WRITER or thread"),
+    Options.withFallbackConfig(Config.literal("thread", "inline")("SQLITE_WRITER")),
+    Options.withDefault("thread" as const)
+  ),
   rejects: Options.file("rejects").pipe(
     Options.withDescription("write every rejected record to this file as NDJSON {where, reason, input}"),
     Options.optional
@@ -85,7 +91,7 @@ export const ingest = Command.make("ingest", options, (f) =>
     })
     const sink: Sink = Option.isSome(f.url)
       ? yield* remoteSink(f.url.value, f.apiKey)
-      : yield* localSink(f)
+      : yield* localSink(f, f.sqliteWriter)
     const rejects = Option.map(f.rejects, (path) => Fs.openSync(path, "w"))
     yield* Effect.addFinalizer(() => Effect.sync(() => Option.map(rejects, (fd) => Fs.closeSync(fd))))
 

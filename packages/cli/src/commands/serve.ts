@@ -56,7 +56,7 @@ const flags = {
   sqliteCacheSize: flag(size("sqlite-cache-size"), "SQLite writer's page cache, e.g. 64MiB; at least 256KiB (default: $SQLITE_CACHE_SIZE or 64MiB)"),
   sqliteWriter: flag(
     Options.choice("sqlite-writer", ["thread", "inline"]),
-    "where SQLite commits run: a writer thread, or inline on the event loop (default: $SQLITE_WRITER or thread)"
+    "where SQLite commits run: inline on the event loop, or on a writer thread (default: $SQLITE_WRITER or inline; see the README's Performance)"
   ),
   maxBatch: flag(Options.integer("max-batch"), "most events per request (default: $MAX_BATCH or 10000)"),
   maxBodyBytes: flag(size("max-body-bytes"), "largest request body, e.g. 16MiB (default: $MAX_BODY_BYTES or 16MiB)"),
