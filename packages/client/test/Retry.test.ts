@@ -53,6 +53,7 @@ describe("retries", () => {
       assert.deepStrictEqual(new Set(keys).size, 1)
       yield* client.publish(event("t", "2"))
       assert.notStrictEqual(fake.requests[3]!.headers["idempotency-key"], keys[0])
+      assert.match(String(fake.requests[3]!.headers["idempotency-key"]), /^[0-9a-f-]{36}$/)
       yield* client.publish(event("t", "3"), { idempotencyKey: "mine" })
       assert.strictEqual(fake.requests[4]!.headers["idempotency-key"], "mine")
       yield* client.publish(event("t", "4"), { ack: "queued" })

@@ -59,7 +59,9 @@ export {
    */
   type Summary,
   /** Counts the outcomes of one publish. */
-  summarize
+  summarize,
+  /** The body of a durable publish's answer: the summary; with `detail`, each event's outcome and seq. */
+  result
 } from "./internal/publishResponse.js"
 
 /**

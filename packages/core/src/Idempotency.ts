@@ -11,6 +11,7 @@ import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
 import type * as EventStore from "./EventStore.js"
 import { render } from "./internal/publishResponse.js"
+import * as Retention from "./Retention.js"
 
 /** Longest key accepted (characters). */
 export const MAX_KEY_LENGTH = 255
@@ -23,6 +24,13 @@ export interface Key {
   readonly scope: string
   readonly key: string
 }
+
+/**
+ * One string per key (scope and key cannot run into each other), for maps and sets of keys.
+ *
+ * @since 0.1.0
+ */
+export const keyId = (key: Key): string => `${key.scope}\u0000${key.key}`
 
 /**
  * A keyed request: the key, a fingerprint of everything that decides its response (the body and the
@@ -109,15 +117,8 @@ export const fingerprint = (parts: ReadonlyArray<string>): string => {
   return hash.digest("hex")
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
 /**
  * Parses a duration such as `90s`, `15m`, `24h`, `30d` (or `500ms`) into milliseconds; `undefined`
- * when the text is not one.
+ * when the text is not one. The same spelling as the retention settings (`Retention.parseMillis`).
  */
-export const parseDuration = (text: string): number | undefined => {
-  const m = /^\s*(\d+)\s*(ms|s|m|h|d)\s*$/.exec(text)
-  if (m === null) return undefined
-  const millis = Number(m[1]) * DURATION_UNITS[m[2]!]!
-  return Number.isSafeInteger(millis) ? millis : undefined
-}
+export const parseDuration: (text: string) => number | undefined = Retention.parseMillis

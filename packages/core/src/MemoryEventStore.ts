@@ -47,7 +47,7 @@ export const make: Effect.Effect<EventStore.EventStore["Type"]> = Effect.sync(()
   let head = 0 // the highest seq ever given (seq values are never reused, pruned or not)
 
   const keys = new Map<string, Idempotency.Stored & { readonly expiresAt: number }>()
-  const keyId = (key: Idempotency.Key) => `${key.scope}\u0000${key.key}`
+  const keyId = Idempotency.keyId
 
   const append = (events: ReadonlyArray<Event.Event>, idempotent?: ReadonlyArray<Idempotency.Pending>) =>
     Effect.map(Clock.currentTimeMillis, (now) => {

@@ -30,11 +30,23 @@ const UNIT: Record<string, (n: number) => Duration.Duration> = {
 export const parseDuration = (text: string): Option.Option<Duration.Duration> => {
   const t = text.trim().toLowerCase()
   if (t === "forever" || t === "infinity") return Option.some(Duration.infinity)
-  const m = PATTERN.exec(t)
-  if (m === null) return Option.none()
-  const d = UNIT[m[2]!.toLowerCase()]!(Number(m[1]))
-  return Duration.lessThan(d, Duration.seconds(1)) ? Option.none() : Option.some(d)
+  return Option.filter(parseFinite(t), (d) => !Duration.lessThan(d, Duration.seconds(1)))
 }
+
+/** A whole number with a unit (`500ms` to `2w`), no lower bound. */
+const parseFinite = (text: string): Option.Option<Duration.Duration> => {
+  const m = PATTERN.exec(text)
+  return m === null ? Option.none() : Option.some(UNIT[m[2]!.toLowerCase()]!(Number(m[1])))
+}
+
+/**
+ * A finite duration in milliseconds, spelt as `parseDuration` spells them (`500ms` to `2w`, no lower
+ * bound: the caller's check states its own); `undefined` when the text is not one.
+ *
+ * @since 0.1.0
+ */
+export const parseMillis = (text: string): number | undefined =>
+  Option.getOrUndefined(Option.map(parseFinite(text), Duration.toMillis))
 
 /** A duration as the settings spell it (`30d`, `forever`). */
 export const format = (d: Duration.Duration): string => {

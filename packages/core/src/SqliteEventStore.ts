@@ -48,7 +48,7 @@ export interface Options {
 }
 
 /** The writer's default page cache: 64 MiB. */
-export const DEFAULT_CACHE_SIZE = 64 * 1024 * 1024
+export const DEFAULT_CACHE_SIZE = AggregatorConfig.defaults.sqliteCacheSize
 
 /** Most events in one transaction when the writer merges groups waiting for it. */
 const MAX_TRANSACTION_EVENTS = 100_000

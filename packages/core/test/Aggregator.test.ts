@@ -15,7 +15,7 @@ import * as EventStore from "../src/EventStore.js"
 import * as MemoryEventStore from "../src/MemoryEventStore.js"
 import * as Page from "../src/Page.js"
 import * as SqliteEventStore from "../src/SqliteEventStore.js"
-import { event, freshTopic, model, tempDir } from "./utils.js"
+import { event, freshTopic, model, tempDir, using } from "./utils.js"
 
 /** A store that counts its appends and, while `gate` is closed, holds every append before it runs. */
 const instrumented = (gate?: Deferred.Deferred<void>) => {
@@ -48,11 +48,6 @@ const inMemory = (settings: Partial<AggregatorConfig.Settings> = {}, wrap: Wrap 
   Aggregator.layer.pipe(Layer.provide(wrap(MemoryEventStore.layer)), Layer.provide(AggregatorConfig.layer(settings)))
 
 /** Runs `f` with an aggregator built from `layer`, closing it (drain + close) afterwards. */
-const using = <A, E, E2>(
-  layer: Layer.Layer<Aggregator.Aggregator, E2>,
-  f: (aggregator: Aggregator.Aggregator["Type"]) => Effect.Effect<A, E>
-) => Effect.scoped(Effect.flatMap(Layer.build(layer), (ctx) => Effect.flatMap(Effect.provide(Aggregator.Aggregator, ctx), f)))
-
 const stores = [
   {
     name: "memory",

@@ -17,7 +17,7 @@ import * as EventStore from "../src/EventStore.js"
 import * as MemoryEventStore from "../src/MemoryEventStore.js"
 import { createAggregator } from "../src/promise.js"
 import * as SqliteEventStore from "../src/SqliteEventStore.js"
-import { event, freshTopic, tempDir } from "./utils.js"
+import { event, freshTopic, tempDir, using } from "./utils.js"
 
 const stores = [
   { name: "memory", layer: (_dir: string, settings: Partial<AggregatorConfig.Settings> = {}) =>
@@ -33,11 +33,6 @@ const stores = [
 ] as const
 
 /** Runs `f` with an aggregator built from `layer`, closed afterwards. */
-const using = <A, E, E2>(
-  layer: Layer.Layer<Aggregator.Aggregator, E2>,
-  f: (aggregator: Aggregator.Aggregator["Type"]) => Effect.Effect<A, E>
-) => Effect.scoped(Effect.flatMap(Layer.build(layer), (ctx) => Effect.flatMap(Effect.provide(Aggregator.Aggregator, ctx), f)))
-
 /** A follower running in the background, collecting what it gets. */
 const collect = (stream: Stream.Stream<Event.StoredEvent, unknown>) =>
   Effect.gen(function*() {

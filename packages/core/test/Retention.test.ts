@@ -11,7 +11,7 @@ import * as AggregatorConfig from "../src/AggregatorConfig.js"
 import * as MemoryEventStore from "../src/MemoryEventStore.js"
 import * as Retention from "../src/Retention.js"
 import * as SqliteEventStore from "../src/SqliteEventStore.js"
-import { event, tempDir } from "./utils.js"
+import { event, tempDir, using } from "./utils.js"
 
 const refusal = (settings: Partial<AggregatorConfig.Settings>) =>
   Effect.map(Effect.flip(Layer.build(AggregatorConfig.layer(settings)).pipe(Effect.scoped)), AggregatorConfig.describeError)
@@ -116,7 +116,10 @@ describe("Retention in the Aggregator", () => {
       assert.isTrue(Option.isSome(yield* agg.get({ topic: "logs", event_id: "a" })))
 
       yield* TestClock.adjust("2 minutes")
-      const gone = yield* eventually(Effect.flip(agg.get({ topic: "logs", event_id: "a" })), () => true)
+      // Readiness probe: the pruner (a fiber woken by the clock) has removed it.
+      const gone = yield* Effect.flip(Effect.flatten(
+        eventually(Effect.either(agg.get({ topic: "logs", event_id: "a" })), (r) => r._tag === "Left")
+      ))
       assert.deepStrictEqual(gone._tag === "EventPruned" ? gone.seq : undefined, log!.seq)
       assert.isTrue(Option.isSome(yield* agg.get({ topic: "orders", event_id: "a" })))
       const page = yield* agg.events({ topic: "logs", after: 0, limit: 10 })
@@ -163,14 +166,13 @@ describe("Retention in the Aggregator", () => {
         Layer.provide(SqliteEventStore.layer),
         Layer.provide(AggregatorConfig.layer({ ...settings, dbPath: Path.join(dir, "events.db") }))
       )
-      const using = <A, E>(f: (agg: Aggregator.Aggregator["Type"]) => Effect.Effect<A, E>) =>
-        Effect.scoped(Effect.flatMap(Layer.build(layer), (ctx) => Effect.flatMap(Effect.provide(Aggregator.Aggregator, ctx), f)))
-      const [first] = yield* using((agg) => agg.publish([event("orders", "a"), event("orders", "b")]))
+      const run = <A, E>(f: (agg: Aggregator.Aggregator["Type"]) => Effect.Effect<A, E>) => using(layer, f)
+      const [first] = yield* run((agg) => agg.publish([event("orders", "a"), event("orders", "b")]))
       yield* TestClock.setTime(Duration.toMillis("30 minutes"))
-      const kept = yield* using((agg) => Effect.map(agg.stats, (s) => s.per_topic["orders"]?.stored))
+      const kept = yield* run((agg) => Effect.map(agg.stats, (s) => s.per_topic["orders"]?.stored))
       assert.strictEqual(kept, 2)
       yield* TestClock.setTime(Duration.toMillis("61 minutes"))
-      yield* using((agg) =>
+      yield* run((agg) =>
         Effect.gen(function*() {
           const stats = yield* eventually(agg.stats, (s) => s.per_topic["orders"]?.stored === 0)
           assert.strictEqual(stats.per_topic["orders"]?.key_records, 2)

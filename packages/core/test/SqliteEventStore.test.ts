@@ -27,7 +27,7 @@ EventStoreSuite.suite({
 })
 
 describe("SqliteEventStore", () => {
-  it.scoped("appends sent while the writer is busy are merged into one transaction, each answered with its own outcomes", () =>
+  it.scoped("appends sent while the writer is busy each get their own outcomes, a later one seeing an earlier one's new rows (they share a transaction when they wait)", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const file = Path.join(dir, "events.db")

@@ -1,8 +1,10 @@
 /** Test helpers: temp directories, event builders, a reference model of dedup. */
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Aggregator from "../src/Aggregator.js"
 import * as Event from "../src/Event.js"
 import type * as EventStore from "../src/EventStore.js"
 
@@ -11,6 +13,12 @@ export const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "event-aggregator-"))),
   (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
 )
+
+/** Builds `layer`, runs `f` with its aggregator, and closes it (a graceful shutdown). */
+export const using = <A, E, E2>(
+  layer: Layer.Layer<Aggregator.Aggregator, E2>,
+  f: (aggregator: Aggregator.Aggregator["Type"]) => Effect.Effect<A, E>
+) => Effect.scoped(Effect.flatMap(Layer.build(layer), (ctx) => Effect.flatMap(Effect.provide(Aggregator.Aggregator, ctx), f)))
 
 let counter = 0
 /** A topic no other test of the process uses. */

@@ -11,7 +11,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { type Child, event, freshTopic, getJson, publish, quiet, request, spawnServer, startServer, tempDir } from "./utils.js"
+import { event, freshTopic, getJson, publish, quiet, request, spawnScoped, startServer, tempDir } from "./utils.js"
 
 const keyed = (key: string, headers: Record<string, string> = {}) => ({ "idempotency-key": key, ...headers })
 
@@ -156,11 +156,7 @@ describe("Idempotency-Key", () => {
 })
 
 describe("Idempotency-Key across a crash", () => {
-  const start = (env: Record<string, string>) =>
-    Effect.acquireRelease(Effect.promise(() => spawnServer(env)), (child: Child) =>
-      Effect.sync(() => {
-        if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
-      }))
+  const start = spawnScoped
 
   it.scopedLive("SIGKILL after the commit, before the answer: the retry gets the committed answer, replayed", () =>
     Effect.gen(function*() {

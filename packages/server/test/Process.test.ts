@@ -3,13 +3,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { allEvents, type Child, event, freshTopic, getJson, publish, runServer, spawnServer, tempDir } from "./utils.js"
+import { allEvents, type Child, event, freshTopic, getJson, publish, runServer, spawnScoped, tempDir } from "./utils.js"
 
-const start = (env: Record<string, string>) =>
-  Effect.acquireRelease(Effect.promise(() => spawnServer(env)), (child) =>
-    Effect.sync(() => {
-      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
-    }))
+const start = spawnScoped
 
 const stop = (child: Child, signal: NodeJS.Signals) =>
   Effect.promise(() => {

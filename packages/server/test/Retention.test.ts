@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
-import { getJson, publish, quiet, startServer } from "./utils.js"
+import { event, getJson, publish, quiet, startServer } from "./utils.js"
 
 /**
  * Reads `/stats` until `done` holds. The pruner runs on the TestClock, but its store calls are real
@@ -37,14 +37,6 @@ const streamStart = (url: string) =>
     return { status: response.status, text }
   })
 
-const ev = (topic: string, event_id: string, payload: object = {}) => ({
-  topic,
-  event_id,
-  timestamp: "2025-01-31T12:00:00Z",
-  source: "test",
-  payload
-})
-
 describe("retention over HTTP", () => {
   // TestClock: the in-process server's pruner runs when the test moves time on. Seconds, not hours:
   // every simulated second also wakes the dashboard's 1 s sampler.
@@ -59,12 +51,12 @@ describe("retention over HTTP", () => {
           pruneIntervalMs: 1000
         }
       })
-      const first = yield* publish(url, [ev("logs", "a", { n: 1 }), ev("logs", "b")], { query: "detail=true" })
+      const first = yield* publish(url, [event("logs", "a", { n: 1 }), event("logs", "b")], { query: "detail=true" })
       assert.strictEqual(first.status, 200)
       const seqA = first.body.results[0].seq
       const seqB = first.body.results[1].seq
       yield* TestClock.adjust("30 seconds")
-      const kept = (yield* publish(url, [ev("logs", "c"), ev("keep", "x")], { query: "detail=true" })).body.results
+      const kept = (yield* publish(url, [event("logs", "c"), event("keep", "x")], { query: "detail=true" })).body.results
       assert.strictEqual((yield* getJson(url, "/events/logs/a")).status, 200)
 
       yield* TestClock.adjust("31 seconds")
@@ -96,7 +88,7 @@ describe("retention over HTTP", () => {
       assert.isTrue(stream.text.indexOf("event: pruned") < stream.text.indexOf(`id: ${kept[0].seq}`))
 
       // A late re-send is still a duplicate of the original, or a conflict.
-      const late = yield* publish(url, [ev("logs", "a", { n: 1 }), ev("logs", "a", { n: 2 })], { query: "detail=true" })
+      const late = yield* publish(url, [event("logs", "a", { n: 1 }), event("logs", "a", { n: 2 })], { query: "detail=true" })
       assert.deepStrictEqual(late.body.results.map((r: any) => [r.status, r.seq]), [["duplicate", seqA], ["conflict", seqA]])
 
       const metrics = (yield* getJson(url, "/metrics")).body as string
@@ -107,7 +99,7 @@ describe("retention over HTTP", () => {
       yield* TestClock.adjust("60 seconds")
       yield* statsWhen(url, (s) => s.per_topic.logs.key_records === 1)
       assert.strictEqual((yield* getJson(url, "/events/logs/a")).status, 404)
-      const again = yield* publish(url, [ev("logs", "a")], { query: "detail=true" })
+      const again = yield* publish(url, [event("logs", "a")], { query: "detail=true" })
       assert.strictEqual(again.body.results[0].status, "accepted")
       assert.isTrue(again.body.results[0].seq > kept[1].seq)
     }).pipe(Effect.provide(quiet)))

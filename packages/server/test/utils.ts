@@ -144,6 +144,13 @@ export const spawnServer = (env: Record<string, string>): Promise<Child> =>
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)))
   })
 
+/** `spawnServer` in a scope: killed with SIGKILL when the scope closes, if still running. */
+export const spawnScoped = (env: Record<string, string>) =>
+  Effect.acquireRelease(Effect.promise(() => spawnServer(env)), (child) =>
+    Effect.sync(() => {
+      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL")
+    }))
+
 /** Runs `main.js` to completion with `env` (for start-up failures). */
 export const runServer = (env: Record<string, string>, timeoutMs = 10_000) =>
   new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resolve) => {

@@ -49,7 +49,7 @@ export const make = <E>({ publish, store, ttlMillis }: Options<E>) => {
     E | E2 | Idempotency.KeyInUse | Idempotency.KeyReused | EventStore.StoreError
   > => {
     if (records === undefined) return Effect.fail(unsupported())
-    const id = `${request.scope}\u0000${request.key}`
+    const id = Idempotency.keyId(request)
     const key: Idempotency.Key = { scope: request.scope, key: request.key }
     return Effect.acquireUseRelease(
       Effect.sync(() => {

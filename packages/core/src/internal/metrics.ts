@@ -45,8 +45,7 @@ export const metrics = {
   }),
   followersCatchingUp: Metric.gauge("event_aggregator_followers_catching_up", {
     description: "Followers reading the store to catch up (behind the live announcements)"
-  })
-,
+  }),
   pruned: Metric.counter("event_aggregator_events_pruned_total", {
     description: "Events removed by retention (RETENTION) by this process",
     incremental: true

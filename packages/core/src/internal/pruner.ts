@@ -34,11 +34,11 @@ export const reportKeyRecords = (store: EventStore.EventStore["Type"]): Effect.E
   )
 
 /** One pass: steps until the store has nothing more to prune now. */
-export const pass = (
+const pass = (
   store: EventStore.EventStore["Type"],
   prune: NonNullable<EventStore.EventStore["Type"]["prune"]>,
   options: Options
-): Effect.Effect<EventStore.Pruned, EventStore.StoreError> =>
+): Effect.Effect<void, EventStore.StoreError> =>
   Effect.gen(function*() {
     const total = { pruned: 0, recorded: 0, forgotten: 0 }
     for (;;) {
@@ -58,7 +58,6 @@ export const pass = (
       yield* Effect.logInfo(`retention: pruned ${total.pruned} events (${total.recorded} keys kept as key records), forgot ${total.forgotten} keys`)
     }
     yield* reportKeyRecords(store)
-    return { ...total, more: false }
   })
 
 /** Starts the pruner in the scope when the policy ever prunes and the store can. */

@@ -23,10 +23,11 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>): Summary => {
   return { received: outcomes.length, accepted, duplicates: outcomes.length - accepted, conflicts }
 }
 
-/** The `PublishResult` body as JSON text; with `detail`, each event's outcome and seq. */
-export const render = (outcomes: ReadonlyArray<Outcome>, detail: boolean): string => {
+/** The `PublishResult` body: the summary; with `detail`, each event's outcome and seq. */
+export const result = (outcomes: ReadonlyArray<Outcome>, detail: boolean) => {
   const summary = summarize(outcomes)
-  return JSON.stringify(
-    detail ? { ...summary, results: outcomes.map((o, index) => ({ index, status: o.status, seq: o.seq })) } : summary
-  )
+  return detail ? { ...summary, results: outcomes.map((o, index) => ({ index, status: o.status, seq: o.seq })) } : summary
 }
+
+/** `result` as JSON text: what a key's record stores and replays. */
+export const render = (outcomes: ReadonlyArray<Outcome>, detail: boolean): string => JSON.stringify(result(outcomes, detail))

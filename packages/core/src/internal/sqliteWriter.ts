@@ -25,16 +25,20 @@ const init = workerData as WriterInit
 const port = parentPort!
 const send = (message: FromWriter) => port.postMessage(message)
 
+/** A test hook's `<topic>:<file>` from the environment variable `name`. */
+const holdSpec = (name: string) => {
+  const spec = process.env[name]
+  if (spec === undefined || spec === "") return undefined
+  const at = spec.indexOf(":")
+  return { topic: spec.slice(0, at), file: spec.slice(at + 1) }
+}
+
 /**
  * Test only: `EVENT_AGGREGATOR_TEST_HOLD_COMMIT=<topic>:<file>` makes a transaction holding an event
  * of `<topic>` create `<file>` and then block before it commits, forever (a test kills the process
  * there, mid-commit).
  */
-const hold = ((spec) => {
-  if (spec === undefined || spec === "") return undefined
-  const at = spec.indexOf(":")
-  return { topic: spec.slice(0, at), file: spec.slice(at + 1) }
-})(process.env["EVENT_AGGREGATOR_TEST_HOLD_COMMIT"])
+const hold = holdSpec("EVENT_AGGREGATOR_TEST_HOLD_COMMIT")
 
 const holdIfAsked = (groups: ReadonlyArray<Append>, at = hold) =>
   Effect.sync(() => {
@@ -44,11 +48,7 @@ const holdIfAsked = (groups: ReadonlyArray<Append>, at = hold) =>
   })
 
 /** Test only: `EVENT_AGGREGATOR_TEST_HOLD_COMMITTED=<topic>:<file>`, the same after the commit, before the answer. */
-const holdCommitted = ((spec) => {
-  if (spec === undefined || spec === "") return undefined
-  const at = spec.indexOf(":")
-  return { topic: spec.slice(0, at), file: spec.slice(at + 1) }
-})(process.env["EVENT_AGGREGATOR_TEST_HOLD_COMMITTED"])
+const holdCommitted = holdSpec("EVENT_AGGREGATOR_TEST_HOLD_COMMITTED")
 
 const messageOf = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)

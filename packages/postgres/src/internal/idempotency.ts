@@ -51,7 +51,7 @@ export const write = (
   ]))
 }
 
-const id = (key: Idempotency.Key) => `${key.scope}\u0000${key.key}`
+const id = Idempotency.keyId
 
 /** An abandoned claim (its instance died) is deleted after this long, if no retry took it over. */
 const CLAIM_TTL_MILLIS = Idempotency.DEFAULT_TTL_MILLIS

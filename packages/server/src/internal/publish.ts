@@ -164,15 +164,10 @@ export const run = (
           body: { received: events.length, queued: events.length }
         })
       }
-      return Effect.map(aggregator.publish(events), (outcomes) => {
-        const summary = Aggregator.summarize(outcomes)
-        return {
-          status: 200,
-          body: params.detail
-            ? { ...summary, results: outcomes.map((o, index) => ({ index, status: o.status, seq: o.seq })) }
-            : summary
-        }
-      })
+      return Effect.map(aggregator.publish(events), (outcomes) => ({
+        status: 200,
+        body: Aggregator.result(outcomes, params.detail)
+      }))
     }),
     Effect.mapError(fromCoreError)
   )
